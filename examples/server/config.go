@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/keys"
+	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+// fileConfig is the YAML schema of the demo server (see README).
+type fileConfig struct {
+	Listen         string         `yaml:"listen"`
+	Issuer         string         `yaml:"issuer"`
+	Keys           []keyConfig    `yaml:"keys"`
+	RateLimits     rateConfig     `yaml:"rate_limits"`
+	TrustedProxies []string       `yaml:"trusted_proxies"`
+	Clients        []clientConfig `yaml:"clients"`
+}
+
+type keyConfig struct {
+	KID  string `yaml:"kid"`
+	Alg  string `yaml:"alg"`
+	File string `yaml:"file"`
+}
+
+type rateConfig struct {
+	Token      string `yaml:"token"`
+	TokenPerIP string `yaml:"token_per_ip"`
+	FailedAuth string `yaml:"failed_auth"`
+}
+
+type clientConfig struct {
+	ID             string   `yaml:"id"`
+	Secret         string   `yaml:"secret"`
+	SecretHash     string   `yaml:"secret_hash"`
+	Public         bool     `yaml:"public"`
+	GrantTypes     []string `yaml:"grant_types"`
+	Scopes         []string `yaml:"scopes"`
+	DefaultScopes  []string `yaml:"default_scopes"`
+	RequireScope   bool     `yaml:"require_scope"`
+	Audiences      []string `yaml:"audiences"`
+	AccessTokenTTL duration `yaml:"access_token_ttl"`
+}
+
+// duration reads "2h", "90m", "3600s".
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration (want e.g. 2h, 90m, 3600s)", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
+}
+
+// loadConfig reads and checks a config file. The error is one line that
+// names the field.
+func loadConfig(path string) (*fileConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := parseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	// Key files are relative to the config file.
+	for i := range cfg.Keys {
+		if f := cfg.Keys[i].File; f != "" && !filepath.IsAbs(f) {
+			cfg.Keys[i].File = filepath.Join(filepath.Dir(path), f)
+		}
+	}
+	return cfg, nil
+}
+
+func parseConfig(data []byte) (*fileConfig, error) {
+	var cfg fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(err)
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type main\.(\w+)$`)
+
+// yamlError turns yaml.v3's multi-line report into its first problem, in
+// the config's own vocabulary.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	first := te.Errors[0]
+	if m := unknownField.FindStringSubmatch(first); m != nil {
+		section := map[string]string{"fileConfig": "", "keyConfig": "keys[].", "rateConfig": "rate_limits.", "clientConfig": "clients[]."}[m[3]]
+		return fmt.Errorf("line %s: unknown field %s%s", m[1], section, m[2])
+	}
+	return errors.New(first)
+}
+
+// check validates what the YAML decoder cannot. It stops at the first
+// problem so the operator gets one line to act on.
+func (cfg *fileConfig) check() error {
+	if cfg.Listen != "" {
+		if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+			return fmt.Errorf("listen: %q is not host:port", cfg.Listen)
+		}
+	}
+	kids := map[string]bool{}
+	for i, k := range cfg.Keys {
+		field := fmt.Sprintf("keys[%d]", i)
+		switch {
+		case k.KID == "":
+			return fmt.Errorf("%s.kid: is required", field)
+		case kids[k.KID]:
+			return fmt.Errorf("%s.kid: %q is used twice", field, k.KID)
+		case k.Alg != "" && k.Alg != keys.RS256 && k.Alg != keys.ES256 && k.Alg != keys.EdDSA:
+			return fmt.Errorf("%s.alg: unknown algorithm %q (want RS256, ES256 or EdDSA)", field, k.Alg)
+		}
+		kids[k.KID] = true
+	}
+	for _, r := range []struct{ name, rate string }{
+		{"token", cfg.RateLimits.Token}, {"token_per_ip", cfg.RateLimits.TokenPerIP}, {"failed_auth", cfg.RateLimits.FailedAuth},
+	} {
+		if r.rate == "" {
+			continue
+		}
+		if _, _, err := ratelimit.ParseRate(r.rate); err != nil {
+			return fmt.Errorf("rate_limits.%s: %v", r.name, err)
+		}
+	}
+	for i, p := range cfg.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			return fmt.Errorf("trusted_proxies[%d]: %q is not an IP address or CIDR range", i, p)
+		}
+	}
+	ids := map[string]bool{}
+	for i, c := range cfg.Clients {
+		field := fmt.Sprintf("clients[%d]", i)
+		switch {
+		case ids[c.ID] && c.ID != "":
+			return fmt.Errorf("%s.id: %q is used twice", field, c.ID)
+		case c.Public && (c.Secret != "" || c.SecretHash != ""):
+			return fmt.Errorf("%s.secret: a public client must not have a secret", field)
+		case c.Secret != "" && c.SecretHash != "":
+			return fmt.Errorf("%s.secret_hash: give secret or secret_hash, not both", field)
+		case !c.Public && c.Secret == "" && c.SecretHash == "":
+			return fmt.Errorf("%s.secret: a confidential client needs secret or secret_hash (or public: true)", field)
+		}
+		ids[c.ID] = true
+		// The storage record validates everything else; hash nothing yet.
+		probe := c.record("")
+		if c.Secret != "" {
+			probe.SecretHash = "$sha256$47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+		}
+		if err := probe.Validate(); err != nil {
+			return fmt.Errorf("%s.%w", field, err)
+		}
+	}
+	return nil
+}
+
+// record is the storage form of a configured client, with hash as its
+// secret hash when it has a plain secret.
+func (c clientConfig) record(hash string) *storage.Client {
+	rec := &storage.Client{
+		ID: c.ID, SecretHash: c.SecretHash, Public: c.Public, GrantTypes: c.GrantTypes,
+		Scopes: c.Scopes, DefaultScopes: c.DefaultScopes, RequireScope: c.RequireScope,
+		Audiences: c.Audiences, AccessTokenTTL: time.Duration(c.AccessTokenTTL),
+	}
+	if c.Secret != "" {
+		rec.SecretHash = hash
+	}
+	return rec
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// signingKeys loads or generates the configured keys.
+func (cfg *fileConfig) signingKeys() ([]handler.SigningKey, error) {
+	var out []handler.SigningKey
+	for i, k := range cfg.Keys {
+		sk := handler.SigningKey{ID: k.KID, Algorithm: k.Alg}
+		if sk.Algorithm == "" {
+			sk.Algorithm = keys.RS256
+		}
+		if k.File != "" {
+			pemBytes, err := os.ReadFile(k.File)
+			if err != nil {
+				return nil, fmt.Errorf("keys[%d].file: %w", i, err)
+			}
+			if sk.Key, err = keys.ParsePEM(pemBytes); err != nil {
+				return nil, fmt.Errorf("keys[%d].file: %w", i, err)
+			}
+			if _, err := keys.New(sk.ID, sk.Algorithm, sk.Key); err != nil {
+				return nil, fmt.Errorf("keys[%d].file: %w", i, err)
+			}
+		}
+		out = append(out, sk)
+	}
+	return out, nil
+}

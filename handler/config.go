@@ -1,0 +1,192 @@
+package handler
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ulule/limiter/v3"
+
+	"github.com/tollgate-oauth/tollgate/internal/keys"
+	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/internal/scope"
+	"github.com/tollgate-oauth/tollgate/internal/secret"
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultAccessTokenTTL = time.Hour
+	DefaultMaxBodyBytes   = 64 << 10
+	DefaultTokenRate      = "100-S"  // token requests per client
+	DefaultTokenPerIPRate = "6000-M" // token requests per client IP
+	DefaultFailedAuthRate = "10-M"   // failed client authentications per client and per IP
+)
+
+// Config configures a Server. The zero value of every optional field is a
+// safe default.
+type Config struct {
+	// Issuer is the absolute https (or http) URL of the server, with the
+	// mount path if any; it is the `iss` of every token and the base of the
+	// URLs in the metadata. Required.
+	Issuer string
+	// Clients looks clients up. Required.
+	Clients storage.ClientGetter
+
+	// Keys sign access tokens: the first signs, all are published in the
+	// JWKS. Empty: one RS256 key generated at start (lost at exit).
+	Keys []SigningKey
+	// AccessTokenTTL is the lifetime of access tokens of clients that set
+	// none. Default 1h.
+	AccessTokenTTL time.Duration
+	// RateLimits at the token endpoint.
+	RateLimits RateLimits
+	// TrustedProxies are the networks whose X-Forwarded-For entries are
+	// believed when finding a client's IP. Empty: the header is ignored.
+	TrustedProxies []netip.Prefix
+	// MaxBodyBytes bounds a token request body. Default 64 KiB.
+	MaxBodyBytes int64
+	// Claims, if set, adds claims to each access token (it may not replace
+	// iss, sub, aud, exp, iat, nbf, jti, client_id or scope).
+	Claims ClaimsFunc
+	// ScopesSupported is published as scopes_supported in the metadata.
+	ScopesSupported []string
+	// Logger receives structured logs; never a secret or a token.
+	// Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Rand is the entropy for token ids and generated keys. Default
+	// crypto/rand.
+	Rand io.Reader
+}
+
+// SigningKey is one access-token signing key.
+type SigningKey struct {
+	// ID is the kid. Default: the key's RFC 7638 thumbprint.
+	ID string
+	// Algorithm is RS256 (default), ES256 or EdDSA.
+	Algorithm string
+	// Key is an *rsa.PrivateKey (2048 bits or more), a P-256
+	// *ecdsa.PrivateKey or an ed25519.PrivateKey. Nil: generated at start.
+	Key crypto.Signer
+}
+
+// RateLimits are in github.com/ulule/limiter's format ("<n>-<S|M|H|D>") or
+// "off"; empty means the default.
+type RateLimits struct {
+	// Token limits token requests per authenticated client. Default 100-S.
+	Token string
+	// TokenPerIP limits token requests per client IP (IPv6 per /64), before
+	// anything else is read. Default 6000-M.
+	TokenPerIP string
+	// FailedAuth limits failed client authentications, per client id and
+	// per IP: past it, requests are refused before any secret is checked.
+	// Default 10-M.
+	FailedAuth string
+	// Store holds the counters. Default: in-process memory. Pass a shared
+	// store (e.g. limiter's Redis store) when several instances serve.
+	Store limiter.Store
+}
+
+// ClaimsRequest describes the token a ClaimsFunc adds claims to.
+type ClaimsRequest struct {
+	ClientID  string
+	Subject   string
+	GrantType string
+	Scopes    []string
+	Audience  []string
+}
+
+// ClaimsFunc returns claims to add to an access token. An error fails the
+// request with server_error (and is logged).
+type ClaimsFunc func(ctx context.Context, req ClaimsRequest) (map[string]any, error)
+
+// withDefaults returns cfg with its zero fields filled and every problem
+// found, joined.
+func (cfg Config) withDefaults() (Config, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("handler: "+format, args...)) }
+
+	if cfg.Issuer == "" {
+		bad("Config.Issuer is required")
+	} else if u, err := url.Parse(cfg.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		bad("Config.Issuer %q must be an absolute http(s) URL without query, fragment or user info", cfg.Issuer)
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	if cfg.Clients == nil {
+		bad("Config.Clients is required")
+	}
+	if cfg.AccessTokenTTL < 0 {
+		bad("Config.AccessTokenTTL must not be negative")
+	} else if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if cfg.MaxBodyBytes < 0 {
+		bad("Config.MaxBodyBytes must not be negative")
+	} else if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	rl := &cfg.RateLimits
+	for _, r := range []struct {
+		name string
+		rate *string
+		def  string
+	}{{"Token", &rl.Token, DefaultTokenRate}, {"TokenPerIP", &rl.TokenPerIP, DefaultTokenPerIPRate}, {"FailedAuth", &rl.FailedAuth, DefaultFailedAuthRate}} {
+		if *r.rate == "" {
+			*r.rate = r.def
+		}
+		if _, _, err := ratelimit.ParseRate(*r.rate); err != nil {
+			bad("Config.RateLimits.%s: %v", r.name, err)
+		}
+	}
+	for i, s := range cfg.ScopesSupported {
+		if !scope.ValidToken(s) {
+			bad("Config.ScopesSupported[%d] %q is not a scope token", i, s)
+		}
+	}
+	for i, k := range cfg.Keys {
+		if k.Algorithm == "" {
+			cfg.Keys[i].Algorithm = keys.RS256
+		} else if !validAlg(k.Algorithm) {
+			bad("Config.Keys[%d].Algorithm %q: want RS256, ES256 or EdDSA", i, k.Algorithm)
+		}
+	}
+	if len(cfg.Keys) == 0 {
+		cfg.Keys = []SigningKey{{Algorithm: keys.RS256}}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func validAlg(alg string) bool {
+	for _, a := range keys.Algorithms {
+		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// GenerateClientSecret returns a new random client secret (256 bits,
+// "tgs_" prefixed) and the hash to store in storage.Client.SecretHash.
+// Generated secrets verify with one SHA-256: fast enough for every request.
+func GenerateClientSecret() (plain, hash string, err error) { return secret.Generate(nil) }
+
+// HashClientSecret returns the hash to store for a secret. A secret from
+// GenerateClientSecret gets the fast scheme; any other (perhaps
+// human-chosen) secret gets argon2id.
+func HashClientSecret(plain string) (string, error) { return secret.Hash(plain, nil) }

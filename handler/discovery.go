@@ -1,0 +1,59 @@
+package handler
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// metadata is the RFC 8414 authorization server metadata.
+type metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+}
+
+func (s *Server) buildMetadata() ([]byte, error) {
+	md := metadata{
+		Issuer:                            s.cfg.Issuer,
+		TokenEndpoint:                     s.cfg.Issuer + TokenPath,
+		JWKSURI:                           s.cfg.Issuer + JWKSPath,
+		ScopesSupported:                   s.cfg.ScopesSupported,
+		ResponseTypesSupported:            []string{}, // no authorization endpoint yet
+		GrantTypesSupported:               []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
+	}
+	b, err := json.MarshalIndent(md, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("handler: rendering metadata: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	serveStatic(w, r, "application/json", s.metadata)
+}
+
+func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	serveStatic(w, r, "application/json", s.keys.JWKS())
+}
+
+// serveStatic answers GET and HEAD with a document that is fixed for the
+// life of the server, cacheable for five minutes.
+func serveStatic(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(body)
+	}
+}

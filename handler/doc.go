@@ -1,0 +1,25 @@
+// Package handler is tollgate's OAuth 2.0 authorization server as one
+// mountable http.Handler.
+//
+//	srv, err := handler.New(handler.Config{
+//		Issuer:  "https://auth.example.com",
+//		Clients: store, // a storage.ClientGetter, e.g. memory.New()
+//	})
+//	http.Handle("/", srv)
+//
+// Mounted under a prefix, strip it and put it in the issuer:
+//
+//	router.PathPrefix("/auth").Handler(http.StripPrefix("/auth", srv)) // Issuer: "https://app.example.com/auth"
+//
+// Endpoints, relative to the mount point:
+//
+//	POST /oauth/token                        token endpoint (RFC 6749 §3.2)
+//	GET  /.well-known/jwks.json              public signing keys (RFC 7517)
+//	GET  /.well-known/oauth-authorization-server  metadata (RFC 8414)
+//
+// A token request takes one straight path, one step per file: limit by IP
+// (ratelimit.go) → parse and normalise (internal/tokenrequest) →
+// authenticate the client (authenticate.go) → limit by client → grant
+// policy and fosite (internal/provider) → sign (internal/accesstoken) →
+// respond (respond.go).
+package handler

@@ -1,0 +1,65 @@
+package handler
+
+import (
+	"context"
+
+	"github.com/ulule/limiter/v3"
+
+	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+)
+
+// Rate limits fail open: when the counter store errors, the request goes on
+// and a warning is logged. An outage of the limiter must not become an
+// outage of the token endpoint.
+
+// limitByIP counts the request against its IP before anything is parsed.
+func (s *Server) limitByIP(ctx context.Context, ip string) *oautherr.Error {
+	c, err := s.limitIP.Take(ctx, ip)
+	if err != nil {
+		s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "token_per_ip", "error", err)
+		return nil
+	}
+	if c.Reached {
+		return ratelimit.TooMany(c, "token requests from this address")
+	}
+	return nil
+}
+
+// limitByClient counts a token request against the authenticated client and
+// returns the quota for the response headers.
+func (s *Server) limitByClient(ctx context.Context, clientID string) (limiter.Context, *oautherr.Error) {
+	c, err := s.limitClient.Take(ctx, clientID)
+	if err != nil {
+		s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "token", "error", err)
+		return limiter.Context{}, nil
+	}
+	if c.Reached {
+		return c, ratelimit.TooMany(c, "token requests for this client; cache tokens until they expire")
+	}
+	return c, nil
+}
+
+// guardFailedAuth refuses a request whose client id or IP has failed
+// authentication too often, before any secret is looked at.
+func (s *Server) guardFailedAuth(ctx context.Context, clientID, ip string) *oautherr.Error {
+	for _, key := range []string{"client:" + clientID, "ip:" + ip} {
+		c, err := s.limitFailed.Peek(ctx, key)
+		if err != nil {
+			s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "failed_auth", "error", err)
+			continue
+		}
+		if ratelimit.Exceeded(c) {
+			return ratelimit.TooMany(c, "failed client authentications")
+		}
+	}
+	return nil
+}
+
+func (s *Server) countFailedAuth(ctx context.Context, clientID, ip string) {
+	for _, key := range []string{"client:" + clientID, "ip:" + ip} {
+		if _, err := s.limitFailed.Take(ctx, key); err != nil {
+			s.log.WarnContext(ctx, "rate limit store failed", "limit", "failed_auth", "error", err)
+		}
+	}
+}

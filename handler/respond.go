@@ -1,0 +1,44 @@
+package handler
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/ulule/limiter/v3"
+
+	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/provider"
+	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+)
+
+// respondToken writes a successful token response (RFC 6749 §5.1) with the
+// client's remaining quota, so well-behaved clients can see the limit
+// coming.
+func (s *Server) respondToken(w http.ResponseWriter, r *http.Request, resp *provider.Response, quota limiter.Context) {
+	body, err := json.Marshal(resp)
+	if err != nil {
+		s.fail(w, r, &provider.Internal{Err: err})
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	ratelimit.SetHeaders(h, quota)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// fail answers with the protocol error of err. Errors that are the server's
+// own are logged with their cause and answered with a bare server_error.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e, ok := errors.AsType[*oautherr.Error](err)
+	if !ok {
+		e = oautherr.ServerError()
+		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
+	} else {
+		s.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "status", e.Status, "error", e.Code, "description", e.Description)
+	}
+	oautherr.Write(w, e)
+}

@@ -1,0 +1,141 @@
+package handler
+
+import (
+	"context"
+	"crypto"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/ulule/limiter/v3/drivers/store/memory"
+
+	"github.com/tollgate-oauth/tollgate/internal/clientip"
+	"github.com/tollgate-oauth/tollgate/internal/keys"
+	"github.com/tollgate-oauth/tollgate/internal/provider"
+	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/internal/secret"
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+// Paths of the endpoints, relative to where the Server is mounted.
+const (
+	TokenPath    = "/oauth/token"
+	JWKSPath     = "/.well-known/jwks.json"
+	MetadataPath = "/.well-known/oauth-authorization-server"
+)
+
+// Server is the authorization server. It is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	clients  storage.ClientGetter
+	keys     *keys.Set
+	provider *provider.Provider
+	verifier *secret.Verifier
+	ips      clientip.Resolver
+	log      *slog.Logger
+	mux      *http.ServeMux
+	metadata []byte
+
+	limitClient *ratelimit.Limiter // token requests per client
+	limitIP     *ratelimit.Limiter // token requests per IP
+	limitFailed *ratelimit.Limiter // failed authentications per client and per IP
+}
+
+// New validates cfg and builds a Server. Every problem in cfg is reported,
+// one per line.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, clients: cfg.Clients, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
+
+	if s.keys, err = buildKeys(cfg); err != nil {
+		return nil, err
+	}
+	if s.verifier, err = secret.NewVerifier(0, cfg.Rand); err != nil {
+		return nil, fmt.Errorf("handler: %w", err)
+	}
+	store := cfg.RateLimits.Store
+	if store == nil {
+		store = memory.NewStore()
+	}
+	rl := cfg.RateLimits
+	// Rates were checked in withDefaults; New only fails on a bad rate.
+	s.limitClient, _ = ratelimit.New(store, rl.Token, "tollgate:token:client:")
+	s.limitIP, _ = ratelimit.New(store, rl.TokenPerIP, "tollgate:token:ip:")
+	s.limitFailed, _ = ratelimit.New(store, rl.FailedAuth, "tollgate:failed-auth:")
+
+	var claims provider.ClaimsFunc
+	if cfg.Claims != nil {
+		claims = func(ctx context.Context, in provider.ClaimsInput) (map[string]any, error) {
+			return cfg.Claims(ctx, ClaimsRequest(in))
+		}
+	}
+	s.provider, err = provider.New(provider.Options{
+		Issuer: cfg.Issuer, TokenURL: cfg.Issuer + TokenPath, Keys: s.keys, Clients: cfg.Clients,
+		AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now, Rand: cfg.Rand, Claims: claims,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("handler: %w", err)
+	}
+	if s.metadata, err = s.buildMetadata(); err != nil {
+		return nil, err
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc(TokenPath, s.serveToken)
+	s.mux.HandleFunc(JWKSPath, s.serveJWKS)
+	s.mux.HandleFunc(MetadataPath, s.serveMetadata)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Issuer returns the issuer identifier, as in tokens.
+func (s *Server) Issuer() string { return s.cfg.Issuer }
+
+// JWKS returns the public key set (RFC 7517 JSON) that verifies this
+// server's tokens, for resource servers in the same process.
+func (s *Server) JWKS() []byte { return append([]byte(nil), s.keys.JWKS()...) }
+
+func buildKeys(cfg Config) (*keys.Set, error) {
+	var list []*keys.Key
+	var errs []error
+	for i, sk := range cfg.Keys {
+		priv := sk.Key
+		if priv == nil {
+			var err error
+			if priv, err = keys.Generate(sk.Algorithm, cfg.Rand); err != nil {
+				errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+				continue
+			}
+		}
+		id := sk.ID
+		if id == "" {
+			tp, err := (&jose.JSONWebKey{Key: priv.Public()}).Thumbprint(crypto.SHA256)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+				continue
+			}
+			id = base64.RawURLEncoding.EncodeToString(tp)
+		}
+		k, err := keys.New(id, sk.Algorithm, priv)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+			continue
+		}
+		list = append(list, k)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	set, err := keys.NewSet(list...)
+	if err != nil {
+		return nil, fmt.Errorf("handler: Config.Keys: %w", err)
+	}
+	return set, nil
+}

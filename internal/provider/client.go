@@ -1,0 +1,77 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite"
+
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+type fositeJWKS = jose.JSONWebKeySet
+
+// client presents a storage.Client to fosite.
+type client struct{ c *storage.Client }
+
+var _ fosite.Client = client{}
+
+func (c client) GetID() string                      { return c.c.ID }
+func (c client) GetHashedSecret() []byte            { return []byte(c.c.SecretHash) }
+func (c client) GetRedirectURIs() []string          { return nil }
+func (c client) GetGrantTypes() fosite.Arguments    { return c.c.GrantTypes }
+func (c client) GetResponseTypes() fosite.Arguments { return nil }
+func (c client) GetScopes() fosite.Arguments        { return c.c.Scopes }
+func (c client) IsPublic() bool                     { return c.c.Public }
+func (c client) GetAudience() fosite.Arguments      { return c.c.Audiences }
+
+// storageClient returns the storage.Client behind a fosite.Client.
+func storageClient(fc fosite.Client) *storage.Client {
+	if c, ok := fc.(client); ok {
+		return c.c
+	}
+	return nil
+}
+
+// clientManager is the fosite.Storage fosite requires. tollgate's own
+// handlers never go through it; it serves fosite's lookups by id.
+type clientManager struct{ clients storage.ClientGetter }
+
+func (m clientManager) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := m.clients.GetClient(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return client{c}, nil
+}
+
+func (clientManager) ClientAssertionJWTValid(context.Context, string) error {
+	return fosite.ErrJTIKnown.WithHint("client assertions are not supported")
+}
+
+func (clientManager) SetClientAssertionJWT(context.Context, string, time.Time) error {
+	return errors.New("provider: client assertions are not supported")
+}
+
+type clientKey struct{}
+
+func withClient(ctx context.Context, c *storage.Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// authenticatedClient is fosite's ClientAuthenticationStrategy: the handler
+// has authenticated the client before fosite runs and put it in the context.
+func authenticatedClient(ctx context.Context, _ *http.Request, _ url.Values) (fosite.Client, error) {
+	c, _ := ctx.Value(clientKey{}).(*storage.Client)
+	if c == nil {
+		return nil, fosite.ErrInvalidClient
+	}
+	return client{c}, nil
+}

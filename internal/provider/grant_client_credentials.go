@@ -1,0 +1,69 @@
+package provider
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ory/fosite"
+
+	"github.com/tollgate-oauth/tollgate/internal/policy"
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+// clientCredentials replaces fosite's client_credentials handler (RFC 6749
+// §4.4). Unlike fosite's it serves public clients (storefronts that must
+// name a scope instead of holding a secret), grants the scopes and
+// audiences it validated, and writes nothing to storage: the JWT is the
+// whole token.
+type clientCredentials struct{ p *Provider }
+
+var _ fosite.TokenEndpointHandler = (*clientCredentials)(nil)
+
+func (h *clientCredentials) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	c := storageClient(ar.GetClient())
+	if c == nil {
+		return &Internal{Err: errors.New("client_credentials: request has no tollgate client")}
+	}
+	scopes, err := policy.Scopes(c, ar.GetRequestedScopes())
+	if err != nil {
+		return err
+	}
+	audiences, err := policy.Audiences(c, ar.GetRequestedAudience())
+	if err != nil {
+		return err
+	}
+	for _, s := range scopes {
+		ar.GrantScope(s)
+	}
+	for _, a := range audiences {
+		ar.GrantAudience(a)
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return &Internal{Err: errors.New("client_credentials: session is not a *provider.Session")}
+	}
+	sess.Subject = c.ID
+	sess.IssuedAt = h.p.opts.Now()
+	sess.SetExpiresAt(fosite.AccessToken, sess.IssuedAt.Add(h.p.accessTokenTTL(c)))
+	return nil
+}
+
+func (h *clientCredentials) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	return h.p.issueAccessToken(ctx, storage.GrantClientCredentials, ar, resp)
+}
+
+// CanSkipClientAuth is false: public clients are "authenticated" with
+// method none by the handler, so every request has a client.
+func (h *clientCredentials) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (h *clientCredentials) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne(storage.GrantClientCredentials)
+}

@@ -1,0 +1,12 @@
+// Package storage holds the small interfaces tollgate needs from a
+// persistence layer, the records they exchange, and the typed errors every
+// implementation returns.
+//
+// Interfaces are grouped by concern so an application implements only what
+// the grants it enables need: ClientGetter is all the token endpoint reads on
+// its hot path; ClientStore adds management. Authorization codes, refresh
+// tokens and revocations get interfaces of their own beside these.
+//
+// Implementations: storage/memory (in-process). Every implementation runs the
+// conformance suite in storage/storagetest.
+package storage

@@ -1,0 +1,249 @@
+// Package storagetest is the conformance suite every storage implementation
+// runs: one set of behaviours, many backends. An implementation's test calls
+// Run with a function that returns a fresh, empty store:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func(t *testing.T) storage.ClientStore { return mystore.New(...) })
+//	}
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+// NewStore returns a fresh, empty store for one test. Cleanup belongs in
+// t.Cleanup.
+type NewStore func(t *testing.T) storage.ClientStore
+
+// Run runs the whole suite against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(*testing.T, storage.ClientStore)
+	}{
+		{"ClientRoundTrip", testClientRoundTrip},
+		{"ClientNotFound", testClientNotFound},
+		{"ClientDuplicate", testClientDuplicate},
+		{"ClientUpdate", testClientUpdate},
+		{"ClientDelete", testClientDelete},
+		{"ClientList", testClientList},
+		{"ClientInvalid", testClientInvalid},
+		{"ClientIsolation", testClientIsolation},
+		{"ClientConcurrent", testClientConcurrent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, newStore(t))
+		})
+	}
+}
+
+// Client returns a valid confidential client with the given id.
+func Client(id string) *storage.Client {
+	return &storage.Client{
+		ID:             id,
+		SecretHash:     "$sha256$" + "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU", // sha256("")
+		GrantTypes:     []string{storage.GrantClientCredentials},
+		Scopes:         []string{"market:all", "market:id:*"},
+		DefaultScopes:  []string{"market:all"},
+		Audiences:      []string{"https://api.example.com", "https://qa-api.example.com"},
+		AccessTokenTTL: 2 * time.Hour,
+	}
+}
+
+func testClientRoundTrip(t *testing.T, s storage.ClientStore) {
+	ctx := context.Background()
+	want := Client("integration")
+	mustCreate(t, s, want)
+	pub := &storage.Client{ID: "sales-channel", Public: true, GrantTypes: []string{"client_credentials"},
+		Scopes: []string{"market:id:*"}, RequireScope: true, Audiences: []string{"https://api.example.com"}}
+	mustCreate(t, s, pub)
+	for _, w := range []*storage.Client{want, pub} {
+		got, err := s.GetClient(ctx, w.ID)
+		if err != nil {
+			t.Fatalf("GetClient(%q): %v", w.ID, err)
+		}
+		assertEqual(t, got, w)
+	}
+}
+
+func testClientNotFound(t *testing.T, s storage.ClientStore) {
+	ctx := context.Background()
+	if _, err := s.GetClient(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetClient(unknown) error = %v, want ErrNotFound", err)
+	}
+	if err := s.UpdateClient(ctx, Client("nope")); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UpdateClient(unknown) error = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteClient(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteClient(unknown) error = %v, want ErrNotFound", err)
+	}
+}
+
+func testClientDuplicate(t *testing.T, s storage.ClientStore) {
+	mustCreate(t, s, Client("a"))
+	if err := s.CreateClient(context.Background(), Client("a")); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("second CreateClient error = %v, want ErrAlreadyExists", err)
+	}
+}
+
+func testClientUpdate(t *testing.T, s storage.ClientStore) {
+	ctx := context.Background()
+	mustCreate(t, s, Client("a"))
+	upd := Client("a")
+	upd.Scopes = []string{"orders:read"}
+	upd.DefaultScopes = nil
+	upd.AccessTokenTTL = time.Minute
+	if err := s.UpdateClient(ctx, upd); err != nil {
+		t.Fatalf("UpdateClient: %v", err)
+	}
+	got, err := s.GetClient(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, got, upd)
+	bad := Client("a")
+	bad.Audiences = nil
+	if err := s.UpdateClient(ctx, bad); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("UpdateClient(invalid) error = %v, want ErrInvalid", err)
+	}
+}
+
+func testClientDelete(t *testing.T, s storage.ClientStore) {
+	ctx := context.Background()
+	mustCreate(t, s, Client("a"))
+	if err := s.DeleteClient(ctx, "a"); err != nil {
+		t.Fatalf("DeleteClient: %v", err)
+	}
+	if _, err := s.GetClient(ctx, "a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetClient after delete error = %v, want ErrNotFound", err)
+	}
+	mustCreate(t, s, Client("a")) // the id is free again
+}
+
+func testClientList(t *testing.T, s storage.ClientStore) {
+	ctx := context.Background()
+	if list, err := s.ListClients(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("ListClients(empty) = %v, %v", list, err)
+	}
+	for _, id := range []string{"b", "c", "a"} {
+		mustCreate(t, s, Client(id))
+	}
+	list, err := s.ListClients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range list {
+		ids = append(ids, c.ID)
+	}
+	if !slices.Equal(ids, []string{"a", "b", "c"}) {
+		t.Errorf("ListClients ids = %q, want [a b c]", ids)
+	}
+}
+
+func testClientInvalid(t *testing.T, s storage.ClientStore) {
+	for name, mutate := range map[string]func(*storage.Client){
+		"no id":              func(c *storage.Client) { c.ID = "" },
+		"public with secret": func(c *storage.Client) { c.Public = true },
+		"no secret":          func(c *storage.Client) { c.SecretHash = "" },
+		"bad hash":           func(c *storage.Client) { c.SecretHash = "plaintext" },
+		"no grant types":     func(c *storage.Client) { c.GrantTypes = nil },
+		"no audience":        func(c *storage.Client) { c.Audiences = nil },
+		"wildcard default":   func(c *storage.Client) { c.DefaultScopes = []string{"market:id:*"} },
+		"default not allowed": func(c *storage.Client) {
+			c.DefaultScopes = []string{"orders:read"}
+		},
+		"bad scope":    func(c *storage.Client) { c.Scopes = []string{"market id"} },
+		"negative ttl": func(c *storage.Client) { c.AccessTokenTTL = -time.Second },
+		"id newline":   func(c *storage.Client) { c.ID = "a\n" },
+	} {
+		c := Client("x")
+		mutate(c)
+		err := s.CreateClient(context.Background(), c)
+		var verr *storage.ValidationError
+		if !errors.Is(err, storage.ErrInvalid) || !errors.As(err, &verr) || verr.Field == "" {
+			t.Errorf("%s: CreateClient error = %v, want a *ValidationError", name, err)
+		}
+	}
+	if _, err := s.GetClient(context.Background(), "x"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an invalid client was stored: %v", err)
+	}
+}
+
+// testClientIsolation checks that the store copies records: changing what
+// was passed in or handed out must not change what is stored.
+func testClientIsolation(t *testing.T, s storage.ClientStore) {
+	ctx := context.Background()
+	c := Client("a")
+	mustCreate(t, s, c)
+	c.Scopes[0] = "mutated"
+	got, err := s.GetClient(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Scopes[0] != "market:all" {
+		t.Fatalf("store shares the slice passed to CreateClient")
+	}
+	got.Audiences[0] = "mutated"
+	again, _ := s.GetClient(ctx, "a")
+	if again.Audiences[0] != "https://api.example.com" {
+		t.Fatalf("store shares the slice returned by GetClient")
+	}
+}
+
+func testClientConcurrent(t *testing.T, s storage.ClientStore) {
+	ctx := context.Background()
+	mustCreate(t, s, Client("shared"))
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 16 {
+		wg.Go(func() {
+			id := fmt.Sprintf("c%d", i)
+			if err := s.CreateClient(ctx, Client(id)); err != nil {
+				errs <- err
+			}
+			for range 20 {
+				if _, err := s.GetClient(ctx, "shared"); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	list, err := s.ListClients(ctx)
+	if err != nil || len(list) != 17 {
+		t.Errorf("ListClients after concurrent creates = %d clients, %v; want 17", len(list), err)
+	}
+}
+
+func mustCreate(t *testing.T, s storage.ClientStore, c *storage.Client) {
+	t.Helper()
+	if err := s.CreateClient(context.Background(), c); err != nil {
+		t.Fatalf("CreateClient(%q): %v", c.ID, err)
+	}
+}
+
+func assertEqual(t *testing.T, got, want *storage.Client) {
+	t.Helper()
+	if got.ID != want.ID || got.SecretHash != want.SecretHash || got.Public != want.Public ||
+		got.RequireScope != want.RequireScope || got.AccessTokenTTL != want.AccessTokenTTL ||
+		!slices.Equal(got.GrantTypes, want.GrantTypes) || !slices.Equal(got.Scopes, want.Scopes) ||
+		!slices.Equal(got.DefaultScopes, want.DefaultScopes) || !slices.Equal(got.Audiences, want.Audiences) {
+		t.Errorf("client round trip:\n got %+v\nwant %+v", got, want)
+	}
+}
