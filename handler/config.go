@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,6 +113,10 @@ type ClaimsFunc func(ctx context.Context, req ClaimsRequest) (map[string]any, er
 // withDefaults returns cfg with its zero fields filled and every problem
 // found, joined.
 func (cfg Config) withDefaults() (Config, error) {
+	// The caller keeps its slices: defaults are filled in copies.
+	cfg.Keys = slices.Clone(cfg.Keys)
+	cfg.ScopesSupported = slices.Clone(cfg.ScopesSupported)
+	cfg.TrustedProxies = slices.Clone(cfg.TrustedProxies)
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("handler: "+format, args...)) }
 
@@ -172,14 +177,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-func validAlg(alg string) bool {
-	for _, a := range keys.Algorithms {
-		if a == alg {
-			return true
-		}
-	}
-	return false
-}
+func validAlg(alg string) bool { return slices.Contains(keys.Algorithms, alg) }
 
 // GenerateClientSecret returns a new random client secret (256 bits,
 // "tgs_" prefixed) and the hash to store in storage.Client.SecretHash.

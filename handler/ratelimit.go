@@ -40,10 +40,16 @@ func (s *Server) limitByClient(ctx context.Context, clientID string) (limiter.Co
 	return c, nil
 }
 
+// failedAuthKeys are the counters a failed authentication adds to.
+func failedAuthKeys(clientID, ip string) [2]string {
+	return [2]string{"client:" + clientID, "ip:" + ip}
+}
+
 // guardFailedAuth refuses a request whose client id or IP has failed
-// authentication too often, before any secret is looked at.
+// authentication too often, before any secret is looked at. It only reads
+// the counters.
 func (s *Server) guardFailedAuth(ctx context.Context, clientID, ip string) *oautherr.Error {
-	for _, key := range []string{"client:" + clientID, "ip:" + ip} {
+	for _, key := range failedAuthKeys(clientID, ip) {
 		c, err := s.limitFailed.Peek(ctx, key)
 		if err != nil {
 			s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "failed_auth", "error", err)
@@ -56,9 +62,34 @@ func (s *Server) guardFailedAuth(ctx context.Context, clientID, ip string) *oaut
 	return nil
 }
 
-func (s *Server) countFailedAuth(ctx context.Context, clientID, ip string) {
-	for _, key := range []string{"client:" + clientID, "ip:" + ip} {
-		if _, err := s.limitFailed.Take(ctx, key); err != nil {
+// reserveFailedAuth counts an attempt as failed before its secret is
+// checked. If that takes a counter past its limit the attempt is refused
+// (and its counts given back, so the refusal itself costs nothing).
+func (s *Server) reserveFailedAuth(ctx context.Context, clientID, ip string) *oautherr.Error {
+	keys := failedAuthKeys(clientID, ip)
+	for i, key := range keys {
+		c, err := s.limitFailed.Take(ctx, key)
+		if err != nil {
+			s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "failed_auth", "error", err)
+			continue
+		}
+		if c.Reached {
+			s.refund(ctx, keys[:i+1])
+			return ratelimit.TooMany(c, "failed client authentications")
+		}
+	}
+	return nil
+}
+
+// refundFailedAuth gives back a reservation whose check succeeded.
+func (s *Server) refundFailedAuth(ctx context.Context, clientID, ip string) {
+	keys := failedAuthKeys(clientID, ip)
+	s.refund(ctx, keys[:])
+}
+
+func (s *Server) refund(ctx context.Context, keys []string) {
+	for _, key := range keys {
+		if err := s.limitFailed.Refund(ctx, key); err != nil {
 			s.log.WarnContext(ctx, "rate limit store failed", "limit", "failed_auth", "error", err)
 		}
 	}

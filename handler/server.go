@@ -47,15 +47,13 @@ type Server struct {
 // New validates cfg and builds a Server. Every problem in cfg is reported,
 // one per line.
 func New(cfg Config) (*Server, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	cfg, cfgErr := cfg.withDefaults()
+	set, keyErr := buildKeys(cfg)
+	if err := errors.Join(cfgErr, keyErr); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, clients: cfg.Clients, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
-
-	if s.keys, err = buildKeys(cfg); err != nil {
-		return nil, err
-	}
+	s := &Server{cfg: cfg, clients: cfg.Clients, keys: set, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
+	var err error
 	if s.verifier, err = secret.NewVerifier(0, cfg.Rand); err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
 	}
@@ -102,10 +100,15 @@ func (s *Server) Issuer() string { return s.cfg.Issuer }
 // server's tokens, for resource servers in the same process.
 func (s *Server) JWKS() []byte { return append([]byte(nil), s.keys.JWKS()...) }
 
+// buildKeys generates or binds every configured key. Keys whose algorithm
+// withDefaults already refused are skipped, so each problem is told once.
 func buildKeys(cfg Config) (*keys.Set, error) {
 	var list []*keys.Key
 	var errs []error
 	for i, sk := range cfg.Keys {
+		if !validAlg(sk.Algorithm) {
+			continue
+		}
 		priv := sk.Key
 		if priv == nil {
 			var err error
@@ -130,7 +133,7 @@ func buildKeys(cfg Config) (*keys.Set, error) {
 		}
 		list = append(list, k)
 	}
-	if len(errs) > 0 {
+	if len(errs) > 0 || len(list) < len(cfg.Keys) {
 		return nil, errors.Join(errs...)
 	}
 	set, err := keys.NewSet(list...)

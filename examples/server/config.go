@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,7 +94,7 @@ func parseConfig(data []byte) (*fileConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(err)
+		return nil, yamlError(err, data)
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -101,21 +102,76 @@ func parseConfig(data []byte) (*fileConfig, error) {
 	return &cfg, nil
 }
 
-var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type main\.(\w+)$`)
+var (
+	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type main\.\w+$`)
+	atLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
 
-// yamlError turns yaml.v3's multi-line report into its first problem, in
-// the config's own vocabulary.
-func yamlError(err error) error {
+// yamlError turns yaml.v3's report, possibly several lines, into its first
+// problem, naming the field by its path ("clients[1].secret"): the decoder
+// itself only gives a line and a Go type.
+func yamlError(err error, data []byte) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	var te *yaml.TypeError
-	if !errors.As(err, &te) || len(te.Errors) == 0 {
-		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
 	}
-	first := te.Errors[0]
-	if m := unknownField.FindStringSubmatch(first); m != nil {
-		section := map[string]string{"fileConfig": "", "keyConfig": "keys[].", "rateConfig": "rate_limits.", "clientConfig": "clients[]."}[m[3]]
-		return fmt.Errorf("line %s: unknown field %s%s", m[1], section, m[2])
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil { // not YAML at all: no fields to name
+		return errors.New(firstLine(msg))
 	}
-	return errors.New(first)
+	var fields []fieldAt
+	fieldPaths(&doc, "", &fields)
+	if m := unknownField.FindStringSubmatch(msg); m != nil {
+		for _, f := range fields {
+			if strconv.Itoa(f.line) == m[1] && f.name == m[2] {
+				return fmt.Errorf("line %s: unknown field %s", m[1], f.path)
+			}
+		}
+		return fmt.Errorf("line %s: unknown field %s", m[1], m[2])
+	}
+	if m := atLine.FindStringSubmatch(msg); m != nil {
+		for _, f := range fields {
+			if strconv.Itoa(f.line) == m[1] {
+				return fmt.Errorf("line %s: %s: %s", m[1], f.path, m[2])
+			}
+		}
+	}
+	return errors.New(firstLine(msg))
+}
+
+// fieldAt is a mapping key of the document and its path.
+type fieldAt struct {
+	line       int
+	name, path string
+}
+
+func fieldPaths(n *yaml.Node, path string, out *[]fieldAt) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			fieldPaths(c, path, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			fieldPaths(c, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			*out = append(*out, fieldAt{k.Line, k.Value, p})
+			fieldPaths(n.Content[i+1], p, out)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }
 
 // check validates what the YAML decoder cannot. It stops at the first
@@ -160,8 +216,10 @@ func (cfg *fileConfig) check() error {
 		switch {
 		case ids[c.ID] && c.ID != "":
 			return fmt.Errorf("%s.id: %q is used twice", field, c.ID)
-		case c.Public && (c.Secret != "" || c.SecretHash != ""):
+		case c.Public && c.Secret != "":
 			return fmt.Errorf("%s.secret: a public client must not have a secret", field)
+		case c.Public && c.SecretHash != "":
+			return fmt.Errorf("%s.secret_hash: a public client must not have a secret", field)
 		case c.Secret != "" && c.SecretHash != "":
 			return fmt.Errorf("%s.secret_hash: give secret or secret_hash, not both", field)
 		case !c.Public && c.Secret == "" && c.SecretHash == "":

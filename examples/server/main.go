@@ -3,6 +3,7 @@
 //
 //	go run ./examples/server                  # zero config: prints a demo client and a curl line
 //	go run ./examples/server -config FILE     # from YAML (see the README)
+//	go run ./examples/server -listen :9090    # overrides the config's listen address
 //	go run ./examples/server hash-secret      # reads a secret on stdin, prints its secret_hash
 package main
 
@@ -53,7 +54,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config `file` (default: built-in demo config)")
+	listen := fs.String("listen", "", "`host:port` to listen on, overriding the config (default "+defaultListen+")")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -64,30 +69,34 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = defaultListen
+	}
+	// Listen before building the server: with port 0 the issuer (and so
+	// the printed curl line) can only name the port once it is bound.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close() // after Shutdown this is a no-op; on an early return it frees the port
+	if cfg.Issuer == "" {
+		cfg.Issuer = "http://" + issuerHost(cfg.Listen, ln.Addr())
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := buildServer(cfg, logger)
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "tollgate demo server on http://%s (issuer %s)\n", addr, cfg.Issuer)
 	if demoSecret != "" {
 		printDemo(stdout, cfg.Issuer, demoSecret)
 	}
-	httpSrv := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	httpSrv := newHTTPServer(srv, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	if ready != nil {
@@ -110,24 +119,41 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return nil
 }
 
+// newHTTPServer bounds what a slow or hostile client can hold: headers
+// must arrive within seconds and stay small (the token handler bounds
+// bodies itself).
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// issuerHost is the host:port clients reach the server at: the configured
+// host (an unspecified one such as ":8080" or "0.0.0.0" is reachable as
+// localhost) with the port actually bound, which differs when it was 0.
+func issuerHost(listen string, bound net.Addr) string {
+	host, _, _ := net.SplitHostPort(listen)
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	_, port, _ := net.SplitHostPort(bound.String())
+	return net.JoinHostPort(host, port)
+}
+
 // loadOrDefault reads the config file, or builds the zero-config demo with
 // a freshly generated secret (returned so it can be printed once).
 func loadOrDefault(path string) (cfg *fileConfig, demoSecret string, err error) {
-	if path != "" {
-		cfg, err = loadConfig(path)
-	} else {
-		cfg, demoSecret, err = demoConfig()
+	if path == "" {
+		return demoConfig()
 	}
-	if err != nil {
-		return nil, "", err
-	}
-	if cfg.Listen == "" {
-		cfg.Listen = defaultListen
-	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = "http://" + cfg.Listen
-	}
-	return cfg, demoSecret, nil
+	cfg, err = loadConfig(path)
+	return cfg, "", err
 }
 
 func demoConfig() (*fileConfig, string, error) {

@@ -40,15 +40,15 @@ type Claims struct {
 // for one audience (the common case, as RFC 9068's examples have it) and an
 // array for several.
 type registered struct {
-	Issuer   string `json:"iss"`
-	Subject  string `json:"sub"`
-	Audience any    `json:"aud"`
-	Expiry   int64  `json:"exp"`
-	IssuedAt int64  `json:"iat"`
+	Issuer    string `json:"iss"`
+	Subject   string `json:"sub"`
+	Audience  any    `json:"aud"`
+	Expiry    int64  `json:"exp"`
+	IssuedAt  int64  `json:"iat"`
 	NotBefore int64  `json:"nbf"`
-	ID       string `json:"jti"`
-	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"`
+	ID        string `json:"jti"`
+	ClientID  string `json:"client_id"`
+	Scope     string `json:"scope"`
 }
 
 // MarshalJSON renders the registered claims first, then Extra.

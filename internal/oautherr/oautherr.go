@@ -125,8 +125,8 @@ func Write(w http.ResponseWriter, e *Error) {
 }
 
 // Sanitize limits an error description to the characters RFC 6749 §5.2
-// allows (%x20-21 / %x23-5B / %x5D-7E): '"' becomes '\'', anything else
-// outside the set becomes '?'. Descriptions quote client input, so this also
+// allows (%x20-21 / %x23-5B / %x5D-7E): a double quote becomes a single
+// quote, anything else outside the set becomes '?'. Descriptions quote client input, so this also
 // keeps them one short, printable line.
 func Sanitize(s string) string {
 	const max = 300

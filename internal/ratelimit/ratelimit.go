@@ -66,6 +66,15 @@ func (l *Limiter) Peek(ctx context.Context, key string) (limiter.Context, error)
 	return l.lim.Peek(ctx, l.prefix+key)
 }
 
+// Refund gives back one request counted for key by Take.
+func (l *Limiter) Refund(ctx context.Context, key string) error {
+	if l == nil {
+		return nil
+	}
+	_, err := l.lim.Increment(ctx, l.prefix+key, -1)
+	return err
+}
+
 // Exceeded reports whether the next request for key would be refused,
 // without counting it. Peek's Reached only turns true after the count has
 // gone past the limit, so compare instead.

@@ -62,23 +62,17 @@ func NewVerifier(size int, r io.Reader) (*Verifier, error) {
 // Verify reports whether presented matches hash, the stored hash of the
 // client id. A false result has already paid for one slow hash.
 func (v *Verifier) Verify(id, hash, presented string) bool {
+	if v.Quick(id, hash, presented) {
+		return true
+	}
 	if !isSlow(hash) {
-		if compare(hash, presented) {
-			return true
-		}
 		v.Fail()
 		return false
-	}
-	mac := v.mac(id, presented)
-	v.mu.RLock()
-	e, ok := v.cache[id]
-	v.mu.RUnlock()
-	if ok && e.hash == hash && hmac.Equal(e.mac[:], mac[:]) {
-		return true
 	}
 	if !compare(hash, presented) {
 		return false
 	}
+	mac := v.mac(id, presented)
 	v.mu.Lock()
 	if len(v.cache) >= v.max {
 		for k := range v.cache { // map order is random: evicts a random entry
@@ -89,6 +83,20 @@ func (v *Verifier) Verify(id, hash, presented string) bool {
 	v.cache[id] = entry{hash: hash, mac: mac}
 	v.mu.Unlock()
 	return true
+}
+
+// Quick reports whether presented verifies without running a slow hash: a
+// fast-scheme secret that matches, or a slow-scheme secret verified before.
+// False means "not decided cheaply", not "wrong": call Verify.
+func (v *Verifier) Quick(id, hash, presented string) bool {
+	if !isSlow(hash) {
+		return compare(hash, presented)
+	}
+	mac := v.mac(id, presented)
+	v.mu.RLock()
+	e, ok := v.cache[id]
+	v.mu.RUnlock()
+	return ok && e.hash == hash && hmac.Equal(e.mac[:], mac[:])
 }
 
 // Fail spends the time of one slow verification, for failures that had no

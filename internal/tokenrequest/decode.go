@@ -108,7 +108,7 @@ func jsonValue(dec *json.Decoder, name string) ([]string, *oautherr.Error) {
 		if name == "audience" {
 			// One "audience" value, space separated, as the form encoding has it.
 			for _, s := range list {
-				if s == "" || strings.Contains(s, " ") {
+				if s == "" || printable.HasSpace(s) {
 					return nil, oautherr.InvalidRequest("parameter 'audience' holds an empty value or a space")
 				}
 			}

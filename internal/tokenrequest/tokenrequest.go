@@ -79,8 +79,16 @@ func Parse(w http.ResponseWriter, r *http.Request, maxBody int64) (*Request, *oa
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	if q, err := url.ParseQuery(r.URL.RawQuery); err == nil && (q.Has("client_secret") || q.Has("client_id")) {
-		return nil, oautherr.InvalidRequest("client credentials must not be sent in the URL (RFC 6749 section 2.3.1)")
+	if r.URL.RawQuery != "" {
+		// A query Go cannot parse could still carry credentials (a pair with
+		// a ';' is dropped whole): refuse it rather than guess.
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, oautherr.InvalidRequest("the request URL query is malformed")
+		}
+		if q.Has("client_secret") || q.Has("client_id") {
+			return nil, oautherr.InvalidRequest("client credentials must not be sent in the URL (RFC 6749 section 2.3.1)")
+		}
 	}
 	kind, perr := contentKind(r.Header.Get("Content-Type"))
 	if perr != nil {
@@ -151,8 +159,8 @@ func (req *Request) parseScopeAndAudience(scopes, audience string, resources []s
 	}
 	if audience != "" {
 		for a := range strings.SplitSeq(audience, " ") {
-			if a == "" {
-				return oautherr.InvalidRequest("the audience parameter must be values separated by single spaces")
+			if a == "" || printable.HasSpace(a) {
+				return oautherr.InvalidRequest("the audience parameter must be values separated by single spaces, with no other whitespace")
 			}
 			req.addAudience(a)
 		}
@@ -161,7 +169,7 @@ func (req *Request) parseScopeAndAudience(scopes, audience string, resources []s
 		if res == "" {
 			continue
 		}
-		if u, err := url.Parse(res); err != nil || !u.IsAbs() || u.Fragment != "" || printable.HasSpace(res) {
+		if u, err := url.Parse(res); err != nil || !u.IsAbs() || strings.Contains(res, "#") || printable.HasSpace(res) {
 			return oautherr.InvalidTarget("resource %s is not an absolute URI without a fragment", oautherr.Quote(res))
 		}
 		req.addAudience(res)

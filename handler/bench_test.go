@@ -1,0 +1,128 @@
+package handler_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/accesstoken"
+	"github.com/tollgate-oauth/tollgate/internal/keys"
+)
+
+// The token endpoint's budget is the signature: everything tollgate adds
+// (parsing, client lookup, secret check, limits, fosite, JSON) should be
+// small beside it. BenchmarkTokenEndpoint and BenchmarkSign run the same
+// algorithms in one run so their ratio can be read off together:
+//
+//	go test -run '^$' -bench 'TokenEndpoint|Sign' -count 6 ./handler/ | benchstat -
+
+var benchAlgs = []string{keys.RS256, keys.ES256, keys.EdDSA}
+
+// benchRates keeps the limiters on the path (their cost is part of a
+// request) without ever refusing.
+var benchRates = handler.RateLimits{Token: "1000000000-S", TokenPerIP: "1000000000-S", FailedAuth: "1000000000-S"}
+
+func benchServer(b *testing.B, alg string) *handler.Server {
+	b.Helper()
+	_, srv := newServer(b, func(c *handler.Config) {
+		c.Keys = []handler.SigningKey{{ID: "bench", Algorithm: alg}}
+		c.RateLimits = benchRates
+	})
+	return srv
+}
+
+// BenchmarkTokenEndpoint is one client_credentials request through the
+// whole handler (in process, no network): Basic auth with the argon2id
+// fixture secret (verified once, then from the cache), default scope and
+// audience.
+func BenchmarkTokenEndpoint(b *testing.B) {
+	body := "grant_type=client_credentials"
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(integrationID+":"+integrationSecret))
+	for _, alg := range benchAlgs {
+		b.Run(alg, func(b *testing.B) {
+			srv := benchServer(b, alg)
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, handler.TokenPath, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Authorization", auth)
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTokenEndpointJSONPublic is the storefront's request: a JSON body,
+// a public client, a wildcard-matched market scope.
+func BenchmarkTokenEndpointJSONPublic(b *testing.B) {
+	srv := benchServer(b, keys.ES256)
+	body := `{"grant_type":"client_credentials","client_id":"sales-channel","scope":"market:id:xYZkjABcde"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, handler.TokenPath, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkSign is the bare signature of a token's claims with the same
+// key types: the floor BenchmarkTokenEndpoint is measured against.
+func BenchmarkSign(b *testing.B) {
+	claims := &accesstoken.Claims{
+		Issuer: "http://tollgate.test", Subject: integrationID, Audience: []string{apiAudience},
+		ClientID: integrationID, Scopes: []string{"market:all"}, IssuedAt: fixedNow,
+		Expiry: fixedNow.Add(2 * time.Hour), ID: "0123456789abcdefghijkl",
+	}
+	payload, err := claims.MarshalJSON()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, alg := range benchAlgs {
+		b.Run(alg, func(b *testing.B) {
+			priv, err := keys.Generate(alg, rand.Reader)
+			if err != nil {
+				b.Fatal(err)
+			}
+			k, err := keys.New("bench", alg, priv)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := k.Sign(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTokenEndpointHTTP adds a real loopback connection and the
+// net/http client, as a caller sees it.
+func BenchmarkTokenEndpointHTTP(b *testing.B) {
+	ts, _ := newServer(b, func(c *handler.Config) {
+		c.Keys = []handler.SigningKey{{ID: "bench", Algorithm: keys.ES256}}
+		c.RateLimits = benchRates
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		res := postRaw(b, ts, "application/x-www-form-urlencoded", "grant_type=client_credentials",
+			"Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(integrationID+":"+integrationSecret)))
+		if res.status != http.StatusOK {
+			b.Fatalf("status %d: %s", res.status, res.raw)
+		}
+	}
+}
