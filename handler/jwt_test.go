@@ -424,24 +424,6 @@ func TestSeveralKeysFirstSignsAllPublished(t *testing.T) {
 	}
 }
 
-// gpLog is a concurrency-safe log sink.
-type gpLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *gpLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *gpLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 func TestCustomClaims(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -570,7 +552,7 @@ func TestCustomClaimsFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var logs gpLog
+			var logs logBuffer
 			ts, _ := newServer(t, func(c *handler.Config) {
 				c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 				c.Claims = func(context.Context, handler.ClaimsRequest) (map[string]any, error) { return tt.ret.claims, tt.ret.err }

@@ -1,7 +1,6 @@
 package handler_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -526,7 +525,7 @@ func TestRateLimitCustomStore(t *testing.T) {
 
 func TestRateLimitStoreErrorsFailOpen(t *testing.T) {
 	t.Parallel()
-	logs := &rlLogBuffer{}
+	logs := &logBuffer{}
 	ts, partnerSecret := rlServer(t, func(cfg *handler.Config) {
 		cfg.RateLimits = handler.RateLimits{Token: "1-M", TokenPerIP: "1-M", FailedAuth: "1-M", Store: rlBrokenStore{}}
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -615,22 +614,4 @@ func (rlBrokenStore) Reset(context.Context, string, limiter.Rate) (limiter.Conte
 
 func (rlBrokenStore) Increment(context.Context, string, int64, limiter.Rate) (limiter.Context, error) {
 	return limiter.Context{}, errRLStoreDown
-}
-
-// rlLogBuffer collects log output from concurrent handlers.
-type rlLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *rlLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *rlLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
