@@ -172,3 +172,15 @@ type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }
 func (a fakeAddr) String() string  { return string(a) }
+
+// TestExampleConfigLoads keeps the shipped example file valid.
+func TestExampleConfigLoads(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig("tollgate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Clients) != 2 || cfg.Clients[0].ID != "integration" || !cfg.Clients[1].Public {
+		t.Errorf("example config clients = %+v", cfg.Clients)
+	}
+}

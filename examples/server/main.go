@@ -33,6 +33,7 @@ const (
 	demoClientID    = "demo"
 	demoStorefront  = "demo-storefront"
 	demoAudience    = "https://api.example.com"
+	demoQAAudience  = "https://qa-api.example.com"
 	shutdownTimeout = 10 * time.Second
 )
 
@@ -167,7 +168,7 @@ func demoConfig() (*fileConfig, string, error) {
 			{
 				ID: demoClientID, SecretHash: hash, GrantTypes: []string{"client_credentials"},
 				Scopes: []string{"market:all", "market:id:*"}, DefaultScopes: []string{"market:all"},
-				Audiences: []string{demoAudience}, AccessTokenTTL: duration(2 * time.Hour),
+				Audiences: []string{demoAudience, demoQAAudience}, AccessTokenTTL: duration(2 * time.Hour),
 			},
 			{
 				ID: demoStorefront, Public: true, GrantTypes: []string{"client_credentials"},
