@@ -167,8 +167,9 @@ func demoConfig() (*fileConfig, string, error) {
 		Clients: []clientConfig{
 			{
 				ID: demoClientID, SecretHash: hash, GrantTypes: []string{"client_credentials"},
-				Scopes: []string{"market:all", "market:id:*"}, DefaultScopes: []string{"market:all"},
-				Audiences: []string{demoAudience, demoQAAudience}, AccessTokenTTL: duration(2 * time.Hour),
+				Scopes:        []string{"market:all", "market:id:*", "orders:read", "orders:write"},
+				DefaultScopes: []string{"market:all"},
+				Audiences:     []string{demoAudience, demoQAAudience}, AccessTokenTTL: duration(2 * time.Hour),
 			},
 			{
 				ID: demoStorefront, Public: true, GrantTypes: []string{"client_credentials"},

@@ -1,0 +1,65 @@
+package middleware
+
+import (
+	"context"
+	"time"
+
+	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
+	"github.com/tollgate-oauth/tollgate/internal/scope"
+)
+
+// Claims are a verified access token's claims. The same value may serve
+// every request that presents the same token: never modify it.
+type Claims struct {
+	Subject   string
+	ClientID  string
+	Issuer    string
+	Audience  []string
+	Scopes    []string
+	Expiry    time.Time
+	IssuedAt  time.Time
+	NotBefore time.Time
+	ID        string // jti
+	KeyID     string // kid that verified the token
+
+	v *jwtverify.Claims
+}
+
+func newClaims(v *jwtverify.Claims) *Claims {
+	return &Claims{
+		Subject: v.Subject, ClientID: v.ClientID, Issuer: v.Issuer, Audience: v.Audience, Scopes: v.Scopes,
+		Expiry: v.Expiry, IssuedAt: v.IssuedAt, NotBefore: v.NotBefore, ID: v.ID, KeyID: v.KeyID, v: v,
+	}
+}
+
+// HasScope reports whether the token grants a scope matching pattern,
+// whose ":"-separated segments may be "*" (as in the token server).
+func (c *Claims) HasScope(pattern string) bool {
+	for _, s := range c.Scopes {
+		if scope.Match(pattern, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// All returns every claim of the token, custom ones included.
+func (c *Claims) All() (map[string]any, error) { return c.v.All() }
+
+// Decode unmarshals the token's claims into v, e.g. a struct with json
+// tags for the host's custom claims.
+func (c *Claims) Decode(v any) error { return c.v.Decode(v) }
+
+type claimsKey struct{}
+
+// ClaimsFrom returns the claims the middleware verified for this request.
+func ClaimsFrom(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok
+}
+
+// WithClaims returns ctx carrying c, for tests of handlers that read
+// ClaimsFrom without a token.
+func WithClaims(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}

@@ -1,0 +1,21 @@
+// Package middleware guards a resource API with access tokens from a
+// tollgate server, or any RFC 9068 issuer. Everything it returns is a plain
+// func(http.Handler) http.Handler, so it composes with net/http, gorilla/mux
+// (router.Use, per route, per subrouter), chi, anything.
+//
+//	keys, err := middleware.RemoteJWKS(ctx, "https://auth.example.com/.well-known/jwks.json", middleware.RemoteOptions{})
+//	mw, err := middleware.New(middleware.Config{
+//		Issuer:   "https://auth.example.com",
+//		Audience: "https://api.example.com",
+//		Keys:     keys,
+//	})
+//	router.Use(mw.Authenticate)
+//	router.Handle("/orders", mw.RequireScopes("orders:read")(listOrders)).Methods("GET")
+//
+// Handlers read the verified claims with ClaimsFrom(r.Context()).
+//
+// Failures answer per RFC 6750: no token → 401 with a bare Bearer
+// challenge; a bad, expired or foreign token → 401 invalid_token; a
+// missing scope → 403 insufficient_scope naming the scopes; a malformed
+// Authorization header → 400 invalid_request.
+package middleware

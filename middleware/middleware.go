@@ -1,0 +1,173 @@
+package middleware
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+
+	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
+)
+
+// Middleware validates bearer tokens. Build one with New and use its
+// methods as middleware; it is safe for concurrent use.
+type Middleware struct {
+	cfg    Config
+	policy jwtverify.Policy
+	cache  *tokenCache
+	write  ErrorWriter
+}
+
+// New checks cfg and returns a Middleware. Every problem is reported.
+func New(cfg Config) (*Middleware, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m := &Middleware{
+		cfg: cfg,
+		policy: jwtverify.Policy{
+			Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms, Leeway: cfg.Leeway,
+			AllowUntyped: cfg.AllowUntypedTokens, MaxBytes: cfg.MaxTokenBytes,
+		},
+		cache: newTokenCache(cfg.CacheSize),
+		write: cfg.ErrorWriter,
+	}
+	if m.write == nil {
+		m.write = WriteError
+	}
+	return m, nil
+}
+
+// Authenticate lets through requests with a valid access token, with its
+// claims in the context (ClaimsFrom), and answers the others per RFC 6750.
+func (m *Middleware) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := ClaimsFrom(r.Context()); ok {
+			next.ServeHTTP(w, r) // already authenticated further up the chain
+			return
+		}
+		claims, e := m.authenticate(r)
+		if e != nil {
+			m.write(w, r, e, m.cfg.Realm)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), claims)))
+	})
+}
+
+// authenticate finds and verifies the request's token.
+func (m *Middleware) authenticate(r *http.Request) (*Claims, *Error) {
+	token, e := m.bearerToken(r)
+	if e != nil {
+		return nil, e
+	}
+	claims, err := m.verify(r.Context(), token)
+	if err != nil {
+		if errors.Is(err, jwtverify.ErrKeysUnavailable) {
+			h := http.Header{"Retry-After": {"5"}}
+			return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+				Description: "the issuer's keys are not available yet", Header: h}
+		}
+		m.cfg.Logger.DebugContext(r.Context(), "access token refused", "error", err)
+		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.Reason(err)}
+	}
+	return claims, nil
+}
+
+// verify returns the claims of a valid token, from the cache when this
+// token was verified before under the current key set.
+func (m *Middleware) verify(ctx context.Context, token string) (*Claims, error) {
+	now := m.cfg.Now()
+	version := m.cfg.Keys.version()
+	var key [sha256.Size]byte
+	if m.cache != nil {
+		key = sha256.Sum256([]byte(token))
+		if c := m.cache.get(key, now, version); c != nil {
+			return c, nil
+		}
+	}
+	v, err := jwtverify.Verify(ctx, token, m.cfg.Keys.key, &m.policy, now)
+	if err != nil {
+		return nil, err
+	}
+	c := newClaims(v)
+	// A refetch during Verify may have moved the set on: cache under the
+	// generation the key came from, or not at all.
+	if m.cache != nil && m.cfg.Keys.version() == version {
+		m.cache.put(key, c, version)
+	}
+	return c, nil
+}
+
+// bearerToken extracts the token (RFC 6750 §2.1): "Bearer" in any case,
+// one space, a b64token. Other schemes count as no token.
+func (m *Middleware) bearerToken(r *http.Request) (string, *Error) {
+	values := r.Header.Values("Authorization")
+	switch {
+	case len(values) > 1:
+		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header is repeated"}
+	case len(values) == 0:
+		if m.cfg.AllowQueryToken {
+			if q := r.URL.Query()["access_token"]; len(q) == 1 && q[0] != "" && validToken68(q[0]) {
+				return q[0], nil
+			} else if len(q) > 0 {
+				return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the access_token parameter is malformed"}
+			}
+		} else if r.URL.Query().Has("access_token") {
+			return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+				Description: "access tokens are accepted in the Authorization header only"}
+		}
+		return "", &Error{Status: http.StatusUnauthorized, Description: "an access token is required"}
+	}
+	v := values[0]
+	if len(v) < 7 || !asciiEqualFold(v[:7], "bearer ") {
+		return "", &Error{Status: http.StatusUnauthorized, Description: "an access token is required (Bearer scheme)"}
+	}
+	token := v[7:]
+	if len(token) > m.cfg.MaxTokenBytes {
+		return "", &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.ErrMalformed.Error()}
+	}
+	if !validToken68(token) {
+		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header is not a Bearer token"}
+	}
+	return token, nil
+}
+
+// validToken68 reports whether s is an RFC 6750 b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func validToken68(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
