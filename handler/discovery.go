@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/tollgate-oauth/tollgate/internal/oautherr"
 )
 
 // metadata is the RFC 8414 authorization server metadata.
@@ -46,8 +48,9 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 // life of the server, cacheable for five minutes.
 func serveStatic(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		e := oautherr.InvalidRequest("this endpoint accepts GET and HEAD only")
+		e.Status = http.StatusMethodNotAllowed
+		oautherr.Write(w, e.WithHeader("Allow", "GET, HEAD"))
 		return
 	}
 	w.Header().Set("Content-Type", contentType)

@@ -6,9 +6,9 @@
 // name, invalid UTF-8 or a non-canonical base64url segment is refused, so
 // two parsers can never read one token two ways.
 //
-// Signatures are checked by github.com/go-jose/go-jose/v4; JSON is read by
-// github.com/go-json-experiment/json (the encoding/json/v2 prototype),
-// which rejects duplicate names.
+// Signatures are checked with the standard library's primitives
+// (signature.go); JSON is read by github.com/go-json-experiment/json (the
+// encoding/json/v2 prototype), which rejects duplicate names.
 package jwtverify
 
 import (
@@ -20,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/go-json-experiment/json"
 )
 
@@ -86,13 +85,16 @@ func Verify(ctx context.Context, token string, keys KeyFunc, p *Policy, now time
 	if key.Alg != h.Alg {
 		return nil, fmt.Errorf("%w: key %q is for %s, token says %s", ErrAlgorithm, h.Kid, key.Alg, h.Alg)
 	}
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(h.Alg)})
+	sig, err := decodeBase64(token[last+1:])
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: signature: %v", ErrMalformed, err)
 	}
-	payload, err := jws.Verify(key.Public)
-	if err != nil {
+	if err := verifySignature(h.Alg, key.Public, []byte(token[:last]), sig); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	payload, err := decodeBase64(token[first+1 : last])
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
 	c, err := decodeClaims(payload)
 	if err != nil {
@@ -147,11 +149,21 @@ func (p *Policy) checkClaims(c *Claims, now time.Time) error {
 // decodeSegment reads one base64url segment holding a JSON object. Padding
 // and non-zero trailing bits are refused: one token, one spelling.
 func decodeSegment(seg string, v any) error {
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+	raw, err := decodeBase64(seg)
 	if err != nil {
-		return errors.New("not canonical base64url")
+		return err
 	}
 	return json.Unmarshal(raw, v)
+}
+
+var strictBase64 = base64.RawURLEncoding.Strict()
+
+func decodeBase64(seg string) ([]byte, error) {
+	raw, err := strictBase64.DecodeString(seg)
+	if err != nil {
+		return nil, errors.New("not canonical base64url")
+	}
+	return raw, nil
 }
 
 // Reason returns a short, client-safe description of a Verify error.

@@ -29,6 +29,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tollgate-oauth/tollgate/internal/printable"
 )
 
 // GeneratedPrefix starts every secret Generate returns.
@@ -74,6 +76,11 @@ func Hash(plain string, r io.Reader) (string, error) {
 	if plain == "" {
 		return "", errors.New("secret: empty secret")
 	}
+	if p := printable.Problem(plain); p != "" {
+		// The token endpoint refuses such values, so the secret could never
+		// be presented.
+		return "", fmt.Errorf("secret: the secret %s", p)
+	}
 	if IsGenerated(plain) {
 		return fastHash(plain), nil
 	}
@@ -117,8 +124,13 @@ func compare(hash, plain string) bool {
 		return compareArgon2id(hash, plain)
 	case isBcrypt(hash):
 		// bcrypt reads only the first 72 bytes; a longer secret would
-		// verify against a hash of its prefix.
-		return len(plain) <= 72 && bcrypt.CompareHashAndPassword([]byte(hash), []byte(plain)) == nil
+		// verify against a hash of its prefix, so it fails, but only after
+		// the same bcrypt run, so its answer takes no less time.
+		if len(plain) > 72 {
+			_ = bcrypt.CompareHashAndPassword([]byte(hash), []byte(plain[:72]))
+			return false
+		}
+		return bcrypt.CompareHashAndPassword([]byte(hash), []byte(plain)) == nil
 	}
 	return false
 }
