@@ -293,7 +293,7 @@ func TestSign(t *testing.T) {
 			}
 
 			// Verified by go-jose on its own, against the public key only.
-			jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -307,7 +307,7 @@ func TestSign(t *testing.T) {
 
 			// A changed payload does not verify.
 			tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"admin"}`)) + "." + parts[2]
-			if jws, err := jose.ParseSigned(tampered, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}); err == nil {
+			if jws, err := jose.ParseSignedCompact(tampered, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}); err == nil {
 				if _, err := jws.Verify(k.Public()); err == nil {
 					t.Error("a tampered token verifies")
 				}
@@ -380,7 +380,7 @@ func TestNewSet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Alg)})
+		jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Alg)})
 		if err != nil {
 			t.Fatal(err)
 		}
