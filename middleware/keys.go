@@ -115,6 +115,9 @@ func parseJWKS(data []byte, log *slog.Logger) (*keyMap, error) {
 // signingKey checks a JWK and binds it to its algorithm: the JWK's "alg"
 // when set, else the one its key type implies.
 func signingKey(jwk *jose.JSONWebKey) (jwtverify.Key, error) {
+	if _, symmetric := jwk.Key.([]byte); symmetric {
+		return jwtverify.Key{}, errors.New("is a symmetric key")
+	}
 	if !jwk.IsPublic() {
 		return jwtverify.Key{}, errors.New("holds private key material")
 	}

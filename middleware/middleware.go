@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/http"
+	"strings"
+	"unsafe"
 
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
 )
@@ -63,6 +65,9 @@ func (m *Middleware) authenticate(r *http.Request) (*Claims, *Error) {
 		return nil, e
 	}
 	claims, err := m.verify(r.Context(), token)
+	if errors.Is(err, errSyntax) {
+		return nil, malformedHeader()
+	}
 	if err != nil {
 		if errors.Is(err, jwtverify.ErrKeysUnavailable) {
 			h := http.Header{"Retry-After": {"5"}}
@@ -82,10 +87,13 @@ func (m *Middleware) verify(ctx context.Context, token string) (*Claims, error) 
 	version := m.cfg.Keys.version()
 	var key [sha256.Size]byte
 	if m.cache != nil {
-		key = sha256.Sum256([]byte(token))
+		key = tokenHash(token)
 		if c := m.cache.get(key, now, version); c != nil {
-			return c, nil
+			return c, nil // the same bytes passed every check below before
 		}
+	}
+	if !validToken68(token) {
+		return nil, errSyntax
 	}
 	v, err := jwtverify.Verify(ctx, token, m.cfg.Keys.key, &m.policy, now)
 	if err != nil {
@@ -120,30 +128,45 @@ func (m *Middleware) bearerToken(r *http.Request) (string, *Error) {
 		}
 		return "", &Error{Status: http.StatusUnauthorized, Description: "an access token is required"}
 	}
-	v := values[0]
-	if len(v) < 7 || !asciiEqualFold(v[:7], "bearer ") {
+	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
+		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+			Description: "the access token was sent more than one way (RFC 6750 section 3.1)"}
+	}
+	scheme, token, _ := strings.Cut(values[0], " ")
+	if !asciiEqualFold(scheme, "bearer") {
+		if s, _, _ := strings.Cut(scheme, "\t"); asciiEqualFold(s, "bearer") {
+			return "", malformedHeader()
+		}
 		return "", &Error{Status: http.StatusUnauthorized, Description: "an access token is required (Bearer scheme)"}
 	}
-	token := v[7:]
 	if len(token) > m.cfg.MaxTokenBytes {
 		return "", &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.ErrMalformed.Error()}
 	}
-	if !validToken68(token) {
-		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header is not a Bearer token"}
+	if token == "" {
+		return "", malformedHeader()
 	}
-	return token, nil
+	return token, nil // its syntax is checked in verify, after the cache
+}
+
+// errSyntax: the credentials are not an RFC 6750 b64token.
+var errSyntax = errors.New("middleware: not a b64token")
+
+// tokenHash is the cache key of a token: SHA-256 of its bytes, read in
+// place (the token is not copied: this runs on every request).
+func tokenHash(token string) [sha256.Size]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
+func malformedHeader() *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header is not a Bearer token"}
 }
 
 // validToken68 reports whether s is an RFC 6750 b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func validToken68(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
+	for i < len(s) && token68Char[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -155,6 +178,16 @@ func validToken68(s string) bool {
 	}
 	return true
 }
+
+// token68Char is the b64token alphabet without "=", as a table: the check
+// runs over every byte of every first-seen token.
+var token68Char = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 func asciiEqualFold(a, b string) bool {
 	if len(a) != len(b) {

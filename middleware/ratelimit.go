@@ -12,8 +12,8 @@ import (
 
 // RateLimit configures a per-caller limit.
 type RateLimit struct {
-	// Rate in github.com/ulule/limiter's format, e.g. "100-S" or "6000-M".
-	// Required.
+	// Rate in github.com/ulule/limiter's format, e.g. "100-S" or "6000-M",
+	// or "off" (no limit, handy for configs). Required.
 	Rate string
 	// Key names the caller a request counts against. Default ByClientID.
 	Key func(r *http.Request, c *Claims) string

@@ -114,8 +114,9 @@ type remote struct {
 
 	group singleflight.Group
 
-	mu       sync.Mutex
-	lastMiss time.Time
+	mu        sync.Mutex
+	lastMiss  time.Time
+	missFetch chan struct{} // closed when the refetch for a miss ends; nil if none runs
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -146,23 +147,42 @@ func (r *remote) fetch(ctx context.Context, ks *KeySet) error {
 		}
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("middleware: fetching JWKS %s: %w", r.url, ctx.Err())
 	}
 }
 
 // missed handles a kid the set does not hold: refetch, unless another miss
-// refetched less than MissRefetchInterval ago.
+// refetched less than MissRefetchInterval ago. Misses that arrive while a
+// refetch runs wait for it rather than fail: they are most likely the same
+// new key.
 func (r *remote) missed(ctx context.Context, ks *KeySet, kid string) (jwtverify.Key, error) {
 	now := r.opts.Now()
 	r.mu.Lock()
-	allowed := r.lastMiss.IsZero() || now.Sub(r.lastMiss) >= r.opts.MissRefetchInterval
-	if allowed {
+	running := r.missFetch
+	if running == nil && (r.lastMiss.IsZero() || now.Sub(r.lastMiss) >= r.opts.MissRefetchInterval) {
 		r.lastMiss = now
+		running = make(chan struct{})
+		r.missFetch = running
+		// The refetch outlives the request that started it (keeping its
+		// values, losing its cancellation): one request giving up must not
+		// end it for the others. The HTTP client's timeout bounds it.
+		fctx := context.WithoutCancel(ctx)
+		go func(done chan struct{}) {
+			if err := r.fetch(fctx, ks); err != nil {
+				r.opts.Logger.Warn("JWKS refetch for an unknown kid failed", "url", r.url, "error", err)
+			}
+			r.mu.Lock()
+			r.missFetch = nil
+			r.mu.Unlock()
+			close(done)
+		}(running)
 	}
 	r.mu.Unlock()
-	if allowed {
-		if err := r.fetch(ctx, ks); err != nil {
-			r.opts.Logger.Warn("JWKS refetch for an unknown kid failed", "url", r.url, "error", err)
+	if running != nil {
+		select {
+		case <-running:
+		case <-ctx.Done():
+			return jwtverify.Key{}, fmt.Errorf("%w: %v", jwtverify.ErrKeysUnavailable, ctx.Err())
 		}
 	}
 	m := ks.current.Load()
@@ -181,9 +201,10 @@ func (r *remote) missed(ctx context.Context, ks *KeySet, kid string) (jwtverify.
 func (r *remote) loop(ks *KeySet) {
 	defer close(r.done)
 	backoff := time.Second
+	failing := ks.current.Load() == nil
 	for {
 		wait := r.opts.RefreshInterval
-		if ks.current.Load() == nil {
+		if failing {
 			wait = backoff
 		}
 		timer := time.NewTimer(wait)
@@ -196,7 +217,8 @@ func (r *remote) loop(ks *KeySet) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		err := r.fetch(ctx, ks)
 		cancel()
-		if err != nil {
+		failing = err != nil
+		if failing {
 			r.opts.Logger.Warn("JWKS refresh failed; serving the last good set", "url", r.url, "error", err)
 			backoff = min(backoff*2, r.opts.RefreshInterval)
 			continue

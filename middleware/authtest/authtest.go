@@ -90,7 +90,8 @@ func Scopes(scopes ...string) Option { return func(c *accesstoken.Claims) { c.Sc
 // Subject sets sub (default: the client id).
 func Subject(sub string) Option { return func(c *accesstoken.Claims) { c.Subject = sub } }
 
-// ClientID sets client_id, and sub unless Subject is also given after it.
+// ClientID sets client_id, and sub too while sub is still the client id
+// (the default); give Subject after ClientID for a different sub.
 func ClientID(id string) Option {
 	return func(c *accesstoken.Claims) {
 		if c.Subject == c.ClientID {
@@ -103,7 +104,8 @@ func ClientID(id string) Option {
 // Audience sets aud.
 func Audience(aud ...string) Option { return func(c *accesstoken.Claims) { c.Audience = aud } }
 
-// ExpiresIn sets exp relative to iat; negative makes an expired token.
+// ExpiresIn sets exp relative to iat. For an expired token go past the
+// verifier's leeway too (30 s by default): ExpiresIn(-time.Minute).
 func ExpiresIn(d time.Duration) Option {
 	return func(c *accesstoken.Claims) { c.Expiry = c.IssuedAt.Add(d) }
 }
