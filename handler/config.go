@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"github.com/tollgate-oauth/tollgate/internal/keys"
+	"github.com/tollgate-oauth/tollgate/internal/printable"
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/internal/scope"
 	"github.com/tollgate-oauth/tollgate/internal/secret"
@@ -29,6 +31,12 @@ const (
 	DefaultTokenRate      = "100-S"  // token requests per client
 	DefaultTokenPerIPRate = "6000-M" // token requests per client IP
 	DefaultFailedAuthRate = "10-M"   // failed client authentications per client and per IP
+
+	DefaultAuthorizationCodeTTL = 10 * time.Minute
+	DefaultRefreshTokenTTL      = 30 * 24 * time.Hour
+	// DefaultPurgeInterval is how often expired codes, refresh tokens and
+	// revocation entries are deleted from Config.Tokens.
+	DefaultPurgeInterval = time.Minute
 )
 
 // Config configures a Server. The zero value of every optional field is a
@@ -41,12 +49,36 @@ type Config struct {
 	// Clients looks clients up. Required.
 	Clients storage.ClientGetter
 
+	// Tokens keeps authorization codes, refresh tokens and revocations.
+	// Default: in-process memory (per instance, lost at exit). A
+	// storage/memory.Store serves as both Clients and Tokens.
+	Tokens storage.TokenStore
+	// Login, when set, enables the authorization endpoint and the
+	// authorization_code grant: it tells the endpoint who the user is (see
+	// LoginFunc). tollgate has no login page of its own.
+	Login LoginFunc
+	// Grants are extension grant types (RFC 6749 §4.5), usable by clients
+	// that list them in GrantTypes.
+	Grants []Grant
+
 	// Keys sign access tokens: the first signs, all are published in the
 	// JWKS. Empty: one RS256 key generated at start (lost at exit).
 	Keys []SigningKey
 	// AccessTokenTTL is the lifetime of access tokens of clients that set
 	// none. Default 1h.
 	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is the lifetime of refresh tokens of clients that set
+	// none; each rotation starts it again. Default 30 days.
+	RefreshTokenTTL time.Duration
+	// AuthorizationCodeTTL is how long a code can be redeemed. Default 10
+	// minutes (RFC 6749 §4.1.2's maximum).
+	AuthorizationCodeTTL time.Duration
+	// PKCE relaxes the default: S256 required of every client.
+	PKCE PKCEOptions
+	// PurgeInterval is how often expired entries are deleted from Tokens
+	// (in the background, after a request). Default 1 minute; negative
+	// disables it (the store cleans up itself).
+	PurgeInterval time.Duration
 	// RateLimits at the token endpoint.
 	RateLimits RateLimits
 	// TrustedProxies are the networks whose X-Forwarded-For entries are
@@ -97,6 +129,24 @@ type RateLimits struct {
 	Store limiter.Store
 }
 
+// PKCEOptions relax PKCE (RFC 7636). The zero value requires S256 of
+// every client, as RFC 9700 §2.1.1 recommends.
+type PKCEOptions struct {
+	// AllowPlain accepts code_challenge_method=plain.
+	AllowPlain bool
+	// OptionalForConfidential lets confidential clients skip PKCE. Public
+	// clients always need it.
+	OptionalForConfidential bool
+}
+
+// LoginFunc tells the authorization endpoint who the user is. It sees the
+// authorization request; if a user is signed in (a session cookie, say),
+// it returns their subject and true. Otherwise it answers the request
+// itself, typically with a redirect to the host's login page that comes
+// back to r.RequestURI (the full original URL, prefix included, even when
+// the server is mounted with http.StripPrefix), and returns false.
+type LoginFunc func(w http.ResponseWriter, r *http.Request) (subject string, ok bool)
+
 // ClaimsRequest describes the token a ClaimsFunc adds claims to.
 type ClaimsRequest struct {
 	ClientID  string
@@ -134,6 +184,35 @@ func (cfg Config) withDefaults() (Config, error) {
 		bad("Config.AccessTokenTTL must not be negative")
 	} else if cfg.AccessTokenTTL == 0 {
 		cfg.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"RefreshTokenTTL", &cfg.RefreshTokenTTL, DefaultRefreshTokenTTL},
+		{"AuthorizationCodeTTL", &cfg.AuthorizationCodeTTL, DefaultAuthorizationCodeTTL},
+	} {
+		if *d.v < 0 {
+			bad("Config.%s must not be negative", d.name)
+		} else if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.PurgeInterval == 0 {
+		cfg.PurgeInterval = DefaultPurgeInterval
+	}
+	seen := map[string]bool{}
+	for i, g := range cfg.Grants {
+		switch {
+		case g.Type == "" || printable.HasSpace(g.Type) || printable.Problem(g.Type) != "":
+			bad("Config.Grants[%d].Type %q is not a grant type name", i, g.Type)
+		case builtinGrant(g.Type) || seen[g.Type]:
+			bad("Config.Grants[%d].Type %q is registered twice", i, g.Type)
+		case g.Exchange == nil:
+			bad("Config.Grants[%d].Exchange is required", i)
+		}
+		seen[g.Type] = true
 	}
 	if cfg.MaxBodyBytes < 0 {
 		bad("Config.MaxBodyBytes must not be negative")

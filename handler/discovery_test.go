@@ -52,11 +52,15 @@ func TestMetadata(t *testing.T) {
 				t.Fatalf("metadata is not JSON: %v: %s", err, body)
 			}
 			want := map[string]any{
-				"issuer":                                tt.wantIssuer,
-				"token_endpoint":                        tt.wantIssuer + "/oauth/token",
-				"jwks_uri":                              tt.wantIssuer + "/.well-known/jwks.json",
-				"grant_types_supported":                 []any{"client_credentials"},
-				"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"},
+				"issuer":                                        tt.wantIssuer,
+				"token_endpoint":                                tt.wantIssuer + "/oauth/token",
+				"jwks_uri":                                      tt.wantIssuer + "/.well-known/jwks.json",
+				"grant_types_supported":                         []any{"client_credentials", "refresh_token"},
+				"token_endpoint_auth_methods_supported":         []any{"client_secret_basic", "client_secret_post", "none"},
+				"revocation_endpoint":                           tt.wantIssuer + "/oauth/revoke",
+				"introspection_endpoint":                        tt.wantIssuer + "/oauth/introspect",
+				"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none"},
+				"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
 				// RFC 8414 §2 makes it REQUIRED; empty until there is an
 				// authorization endpoint.
 				"response_types_supported": []any{},

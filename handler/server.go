@@ -10,7 +10,7 @@ import (
 	"net/http"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
+	limitermemory "github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/tollgate-oauth/tollgate/internal/clientip"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
@@ -18,19 +18,24 @@ import (
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/internal/secret"
 	"github.com/tollgate-oauth/tollgate/storage"
+	"github.com/tollgate-oauth/tollgate/storage/memory"
 )
 
 // Paths of the endpoints, relative to where the Server is mounted.
 const (
-	TokenPath    = "/oauth/token"
-	JWKSPath     = "/.well-known/jwks.json"
-	MetadataPath = "/.well-known/oauth-authorization-server"
+	TokenPath      = "/oauth/token"
+	AuthorizePath  = "/oauth/authorize"
+	RevokePath     = "/oauth/revoke"
+	IntrospectPath = "/oauth/introspect"
+	JWKSPath       = "/.well-known/jwks.json"
+	MetadataPath   = "/.well-known/oauth-authorization-server"
 )
 
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
 	cfg      Config
 	clients  storage.ClientGetter
+	tokens   storage.TokenStore
 	keys     *keys.Set
 	provider *provider.Provider
 	verifier *secret.Verifier
@@ -42,6 +47,8 @@ type Server struct {
 	limitClient *ratelimit.Limiter // token requests per client
 	limitIP     *ratelimit.Limiter // token requests per IP
 	limitFailed *ratelimit.Limiter // failed authentications per client and per IP
+
+	purge purger // deletes expired codes, refresh tokens, revocations
 }
 
 // New validates cfg and builds a Server. Every problem in cfg is reported,
@@ -59,7 +66,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	store := cfg.RateLimits.Store
 	if store == nil {
-		store = memory.NewStore()
+		store = limitermemory.NewStore()
 	}
 	rl := cfg.RateLimits
 	// Rates were checked in withDefaults; New only fails on a bad rate.
@@ -73,18 +80,32 @@ func New(cfg Config) (*Server, error) {
 			return cfg.Claims(ctx, ClaimsRequest(in))
 		}
 	}
+	if cfg.Tokens == nil {
+		cfg.Tokens = memory.New()
+		s.cfg.Tokens = cfg.Tokens
+	}
+	s.tokens = cfg.Tokens
 	s.provider, err = provider.New(provider.Options{
 		Issuer: cfg.Issuer, TokenURL: cfg.Issuer + TokenPath, Keys: s.keys, Clients: cfg.Clients,
 		AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now, Rand: cfg.Rand, Claims: claims,
+		Tokens: cfg.Tokens, RefreshTokenTTL: cfg.RefreshTokenTTL, CodeTTL: cfg.AuthorizationCodeTTL,
+		AuthorizationCode: cfg.Login != nil, PKCEPlain: cfg.PKCE.AllowPlain, PKCEOptional: cfg.PKCE.OptionalForConfidential,
+		Grants: extensionGrants(cfg.Grants),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
 	}
+	// The metadata needs the provider's grant types.
 	if s.metadata, err = s.buildMetadata(); err != nil {
 		return nil, err
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc(TokenPath, s.serveToken)
+	s.mux.HandleFunc(RevokePath, s.serveRevoke)
+	s.mux.HandleFunc(IntrospectPath, s.serveIntrospect)
+	if cfg.Login != nil {
+		s.mux.HandleFunc(AuthorizePath, s.serveAuthorize)
+	}
 	s.mux.HandleFunc(JWKSPath, s.serveJWKS)
 	s.mux.HandleFunc(MetadataPath, s.serveMetadata)
 	return s, nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
 	"github.com/tollgate-oauth/tollgate/internal/tokenrequest"
+	"github.com/tollgate-oauth/tollgate/storage"
 )
 
 // serveToken is the token endpoint, one step per line.
@@ -53,5 +54,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "token issued",
 		slog.String("client_id", client.ID), slog.String("grant_type", req.GrantType), slog.String("scope", resp.Scope))
+	if req.GrantType != storage.GrantClientCredentials {
+		s.maybePurge() // the other grants write to the token store
+	}
 	s.respondToken(w, r, resp, quota)
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -48,6 +49,12 @@ type Client struct {
 	// AccessTokenTTL is the lifetime of this client's access tokens; zero
 	// means the server default.
 	AccessTokenTTL time.Duration
+	// RedirectURIs are the exact redirect URIs the authorization endpoint
+	// accepts for this client (authorization_code only).
+	RedirectURIs []string
+	// RefreshTokenTTL is the lifetime of this client's refresh tokens; zero
+	// means the server default.
+	RefreshTokenTTL time.Duration
 }
 
 // Clone returns a deep copy, so stores never share slices with callers.
@@ -60,6 +67,7 @@ func (c *Client) Clone() *Client {
 	out.Scopes = slices.Clone(c.Scopes)
 	out.DefaultScopes = slices.Clone(c.DefaultScopes)
 	out.Audiences = slices.Clone(c.Audiences)
+	out.RedirectURIs = slices.Clone(c.RedirectURIs)
 	return &out
 }
 
@@ -124,6 +132,20 @@ func (c *Client) Validate() error {
 	if c.AccessTokenTTL < 0 {
 		return invalid("access_token_ttl", "must not be negative")
 	}
+	if c.RefreshTokenTTL < 0 {
+		return invalid("refresh_token_ttl", "must not be negative")
+	}
+	for i, u := range c.RedirectURIs {
+		if err := checkRedirectURI(u); err != "" {
+			return invalid(fmt.Sprintf("redirect_uris[%d]", i), "%q %s", u, err)
+		}
+	}
+	if c.HasGrantType(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		return invalid("redirect_uris", "a client with grant type authorization_code needs at least one")
+	}
+	if c.HasGrantType(GrantRefreshToken) && !c.HasGrantType(GrantAuthorizationCode) && len(c.GrantTypes) == 1 {
+		return invalid("grant_types", "refresh_token alone grants nothing: add the grant that issues the first token")
+	}
 	return nil
 }
 
@@ -149,3 +171,24 @@ type ClientStore interface {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// checkRedirectURI applies RFC 6749 §3.1.2: absolute, no fragment. Plain
+// http is allowed for loopback hosts only (RFC 8252 §7.3).
+func checkRedirectURI(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" && u.Scheme != "" && (u.Scheme == "http" || u.Scheme == "https"):
+		return "is not an absolute URI"
+	case strings.Contains(raw, "#"):
+		return "must not have a fragment"
+	case printable.Problem(raw) != "" || printable.HasSpace(raw):
+		return "holds whitespace or control characters"
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return "must use https (plain http only for localhost, 127.0.0.1 or [::1])"
+	}
+	return ""
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}

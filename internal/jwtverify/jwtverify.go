@@ -43,7 +43,7 @@ type KeyFunc func(ctx context.Context, kid string) (Key, error)
 // Policy says what a valid token is.
 type Policy struct {
 	Issuer     string        // exact match with iss
-	Audience   string        // must be in aud
+	Audience   string        // must be in aud; "" skips the check (introspection only)
 	Algorithms []string      // allowed, subset of Asymmetric
 	Leeway     time.Duration // for exp, nbf and iat
 	// AllowUntyped accepts legacy tokens: typ absent or "JWT" instead of
@@ -130,7 +130,7 @@ func (p *Policy) checkClaims(c *Claims, now time.Time) error {
 	switch {
 	case c.Issuer != p.Issuer:
 		return fmt.Errorf("%w: iss %q", ErrIssuer, c.Issuer)
-	case !contains(c.Audience, p.Audience):
+	case p.Audience != "" && !contains(c.Audience, p.Audience):
 		return fmt.Errorf("%w: aud does not contain %q", ErrAudience, p.Audience)
 	case c.Expiry.IsZero():
 		return fmt.Errorf("%w: exp is missing", ErrMalformed)

@@ -2,10 +2,8 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
@@ -20,14 +18,19 @@ type client struct{ c *storage.Client }
 
 var _ fosite.Client = client{}
 
-func (c client) GetID() string                      { return c.c.ID }
-func (c client) GetHashedSecret() []byte            { return []byte(c.c.SecretHash) }
-func (c client) GetRedirectURIs() []string          { return nil }
-func (c client) GetGrantTypes() fosite.Arguments    { return c.c.GrantTypes }
-func (c client) GetResponseTypes() fosite.Arguments { return nil }
-func (c client) GetScopes() fosite.Arguments        { return c.c.Scopes }
-func (c client) IsPublic() bool                     { return c.c.Public }
-func (c client) GetAudience() fosite.Arguments      { return c.c.Audiences }
+func (c client) GetID() string                   { return c.c.ID }
+func (c client) GetHashedSecret() []byte         { return []byte(c.c.SecretHash) }
+func (c client) GetRedirectURIs() []string       { return c.c.RedirectURIs }
+func (c client) GetGrantTypes() fosite.Arguments { return c.c.GrantTypes }
+func (c client) GetResponseTypes() fosite.Arguments {
+	if c.c.HasGrantType(storage.GrantAuthorizationCode) {
+		return fosite.Arguments{"code"}
+	}
+	return nil
+}
+func (c client) GetScopes() fosite.Arguments   { return c.c.Scopes }
+func (c client) IsPublic() bool                { return c.c.Public }
+func (c client) GetAudience() fosite.Arguments { return c.c.Audiences }
 
 // storageClient returns the storage.Client behind a fosite.Client.
 func storageClient(fc fosite.Client) *storage.Client {
@@ -35,29 +38,6 @@ func storageClient(fc fosite.Client) *storage.Client {
 		return c.c
 	}
 	return nil
-}
-
-// clientManager is the fosite.Storage fosite requires. tollgate's own
-// handlers never go through it; it serves fosite's lookups by id.
-type clientManager struct{ clients storage.ClientGetter }
-
-func (m clientManager) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := m.clients.GetClient(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fosite.ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	return client{c}, nil
-}
-
-func (clientManager) ClientAssertionJWTValid(context.Context, string) error {
-	return fosite.ErrJTIKnown.WithHint("client assertions are not supported")
-}
-
-func (clientManager) SetClientAssertionJWT(context.Context, string, time.Time) error {
-	return errors.New("provider: client assertions are not supported")
 }
 
 type clientKey struct{}

@@ -46,8 +46,6 @@ func (h *clientCredentials) HandleTokenEndpointRequest(ctx context.Context, ar f
 		return &Internal{Err: errors.New("client_credentials: session is not a *provider.Session")}
 	}
 	sess.Subject = c.ID
-	sess.IssuedAt = h.p.opts.Now()
-	sess.SetExpiresAt(fosite.AccessToken, sess.IssuedAt.Add(h.p.accessTokenTTL(c)))
 	return nil
 }
 
@@ -55,7 +53,13 @@ func (h *clientCredentials) PopulateTokenEndpointResponse(ctx context.Context, a
 	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
 		return fosite.ErrUnknownRequest
 	}
-	return h.p.issueAccessToken(ctx, storage.GrantClientCredentials, ar, resp)
+	token, _, err := h.p.mintAccessToken(ctx, storage.GrantClientCredentials, ar)
+	if err != nil {
+		return err
+	}
+	resp.SetAccessToken(token)
+	resp.SetTokenType("Bearer")
+	return nil
 }
 
 // CanSkipClientAuth is false: public clients are "authenticated" with

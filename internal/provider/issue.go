@@ -3,12 +3,12 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/ory/fosite"
 
 	"github.com/tollgate-oauth/tollgate/internal/accesstoken"
-	"github.com/tollgate-oauth/tollgate/internal/scope"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -19,46 +19,56 @@ func (p *Provider) accessTokenTTL(c *storage.Client) time.Duration {
 	return p.opts.AccessTokenTTL
 }
 
-// issueAccessToken mints the JWT for a request whose session holds subject,
-// issue and expiry times, and fills the response. expires_in is the
-// configured lifetime exactly (fosite's own helper reports 899 for 900).
-func (p *Provider) issueAccessToken(ctx context.Context, grant string, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
-	sess, ok := ar.GetSession().(*Session)
+// mintAccessToken signs the access token of a request whose scopes and
+// audiences are granted: issued now on the injected clock, for the client's
+// lifetime, with the grant's and the host's claims. It stamps the session
+// with both times, which the response reads back. It returns the token and
+// its jti.
+func (p *Provider) mintAccessToken(ctx context.Context, grant string, r fosite.Requester) (string, string, error) {
+	sess, ok := r.GetSession().(*Session)
 	if !ok {
-		return &Internal{Err: fmt.Errorf("%s: session is not a *provider.Session", grant)}
+		return "", "", &Internal{Err: fmt.Errorf("%s: session is not a *provider.Session", grant)}
+	}
+	c := storageClient(r.GetClient())
+	if c == nil {
+		return "", "", &Internal{Err: fmt.Errorf("%s: request has no tollgate client", grant)}
 	}
 	jti, err := accesstoken.NewID(p.opts.Rand)
 	if err != nil {
-		return &Internal{Err: err}
+		return "", "", &Internal{Err: err}
 	}
+	now := p.opts.Now()
+	sess.IssuedAt = now
+	sess.SetExpiresAt(fosite.AccessToken, now.Add(p.accessTokenTTL(c)))
 	claims := &accesstoken.Claims{
 		Issuer:   p.opts.Issuer,
 		Subject:  sess.Subject,
-		Audience: ar.GetGrantedAudience(),
-		ClientID: ar.GetClient().GetID(),
-		Scopes:   ar.GetGrantedScopes(),
-		IssuedAt: sess.IssuedAt,
+		Audience: r.GetGrantedAudience(),
+		ClientID: c.ID,
+		Scopes:   r.GetGrantedScopes(),
+		IssuedAt: now,
 		Expiry:   sess.GetExpiresAt(fosite.AccessToken),
 		ID:       jti,
 	}
+	extra := maps.Clone(sess.Claims)
 	if p.opts.Claims != nil {
-		extra, err := p.opts.Claims(ctx, ClaimsInput{
+		hook, err := p.opts.Claims(ctx, ClaimsInput{
 			ClientID: claims.ClientID, Subject: claims.Subject, GrantType: grant,
 			Scopes: claims.Scopes, Audience: claims.Audience,
 		})
 		if err != nil {
-			return &Internal{Err: fmt.Errorf("custom claims hook: %w", err)}
+			return "", "", &Internal{Err: fmt.Errorf("custom claims hook: %w", err)}
 		}
-		claims.Extra = extra
+		if extra == nil {
+			extra = hook
+		} else {
+			maps.Copy(extra, hook)
+		}
 	}
+	claims.Extra = extra
 	token, err := accesstoken.Mint(p.opts.Keys.Signing(), claims)
 	if err != nil {
-		return &Internal{Err: err}
+		return "", "", &Internal{Err: err}
 	}
-	resp.SetAccessToken(token)
-	resp.SetTokenType("Bearer")
-	resp.SetExtra("expires_in", int64(claims.Expiry.Sub(claims.IssuedAt)/time.Second))
-	resp.SetExtra("scope", scope.Join(claims.Scopes))
-	resp.SetExtra("created_at", claims.IssuedAt.Unix())
-	return nil
+	return token, jti, nil
 }

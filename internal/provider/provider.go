@@ -21,10 +21,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/pkce"
 
 	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
@@ -55,59 +60,122 @@ type Options struct {
 	Now            func() time.Time
 	Rand           io.Reader  // nil: crypto/rand
 	Claims         ClaimsFunc // optional
+
+	// Tokens keeps codes, refresh tokens and revocations.
+	Tokens          storage.TokenStore
+	RefreshTokenTTL time.Duration
+	CodeTTL         time.Duration
+	// AuthorizationCode enables the authorization endpoint and the
+	// authorization_code grant (the host can tell who the user is).
+	AuthorizationCode bool
+	// PKCEPlain allows code_challenge_method=plain; PKCEOptional lets
+	// confidential clients skip PKCE (public clients never may).
+	PKCEPlain, PKCEOptional bool
+	// Grants are extension grants, by grant_type.
+	Grants []ExtensionGrant
 }
 
 // Provider issues tokens through fosite.
 type Provider struct {
 	opts   Options
 	fosite *fosite.Fosite
+	store  *fositeStore
 	grants map[string]bool
+	algs   []string // of the server's keys, for verifying its own tokens
 }
 
 // Response is a successful token response.
 type Response struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope"`
-	CreatedAt   int64  `json:"created_at"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope"`
+	CreatedAt    int64  `json:"created_at"`
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // New builds the fosite provider. Every fosite.Config field that fosite
 // would otherwise fill lazily on first use (a data race under concurrent
 // first requests) is set here.
 func New(o Options) (*Provider, error) {
-	if o.Keys == nil || o.Clients == nil || o.Now == nil || o.Issuer == "" || o.AccessTokenTTL <= 0 {
-		return nil, errors.New("provider: Issuer, Keys, Clients, Now and AccessTokenTTL are required")
+	if o.Keys == nil || o.Clients == nil || o.Tokens == nil || o.Now == nil || o.Issuer == "" ||
+		o.AccessTokenTTL <= 0 || o.RefreshTokenTTL <= 0 || o.CodeTTL <= 0 {
+		return nil, errors.New("provider: Issuer, Keys, Clients, Tokens, Now and the TTLs are required")
 	}
 	cfg := &fosite.Config{
-		AccessTokenLifespan: o.AccessTokenTTL,
-		AccessTokenIssuer:   o.Issuer,
-		TokenURL:            o.TokenURL,
-		ScopeStrategy:       scopeStrategy,
+		AccessTokenLifespan:   o.AccessTokenTTL,
+		RefreshTokenLifespan:  o.RefreshTokenTTL,
+		AuthorizeCodeLifespan: o.CodeTTL,
+		AccessTokenIssuer:     o.Issuer,
+		TokenURL:              o.TokenURL,
+		ScopeStrategy:         scopeStrategy,
 		// Audiences are opaque strings compared exactly, not URL prefixes.
 		AudienceMatchingStrategy:     fosite.ExactAudienceMatchingStrategy,
 		ClientSecretsHasher:          refuseHasher{},
 		JWKSFetcherStrategy:          noJWKS{},
 		ClientAuthenticationStrategy: authenticatedClient,
 		SendDebugMessagesToClients:   false,
+		RedirectSecureChecker:        redirectSecure,
+		// PKCE: S256 required for everyone unless configured otherwise.
+		EnforcePKCE:                    !o.PKCEOptional,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: o.PKCEPlain,
+		// Every client allowed refresh_token gets one; no "offline" scope.
+		RefreshTokenScopes: []string{},
+		// What the code's stored request keeps for the token request to
+		// check: the redirect URI it was bound to and the PKCE challenge.
+		SanitationWhiteList: []string{"redirect_uri", "code_challenge", "code_challenge_method"},
+		MinParameterEntropy: fosite.MinParameterEntropy,
 	}
 	p := &Provider{opts: o, grants: make(map[string]bool)}
-	p.fosite = fosite.NewOAuth2Provider(clientManager{o.Clients}, cfg)
+	for _, k := range o.Keys.Keys() {
+		if !slices.Contains(p.algs, k.Alg) {
+			p.algs = append(p.algs, k.Alg)
+		}
+	}
+	p.store = &fositeStore{p: p, clients: o.Clients, tokens: o.Tokens}
+	p.fosite = fosite.NewOAuth2Provider(p.store, cfg)
+	strategy := &tokenStrategy{p: p}
+
 	p.register(cfg, storage.GrantClientCredentials, &clientCredentials{p: p})
+	if o.AuthorizationCode {
+		explicit := &oauth2.AuthorizeExplicitGrantHandler{
+			AccessTokenStrategy: strategy, RefreshTokenStrategy: strategy, AuthorizeCodeStrategy: strategy,
+			CoreStorage: p.store, TokenRevocationStorage: p.store, Config: cfg,
+		}
+		cfg.AuthorizeEndpointHandlers.Append(explicit)
+		p.register(cfg, storage.GrantAuthorizationCode, explicit)
+		// After the code handler: PKCE needs the code it issued.
+		pk := &pkce.Handler{AuthorizeCodeStrategy: strategy, Storage: p.store, Config: cfg}
+		cfg.AuthorizeEndpointHandlers.Append(pk)
+		cfg.TokenEndpointHandlers.Append(pk)
+	}
+	p.register(cfg, storage.GrantRefreshToken, &refreshGrant{p: p})
+	for _, g := range o.Grants {
+		if p.grants[g.Type] {
+			return nil, fmt.Errorf("provider: grant type %q is registered twice", g.Type)
+		}
+		p.register(cfg, g.Type, &extensionGrant{p: p, g: g})
+	}
 	return p, nil
 }
 
 func (p *Provider) register(cfg *fosite.Config, grant string, h fosite.TokenEndpointHandler) {
-	cfg.TokenEndpointHandlers.Append(h)
+	cfg.TokenEndpointHandlers = append(cfg.TokenEndpointHandlers, h)
 	p.grants[grant] = true
 }
 
 // SupportsGrant reports whether a handler for grant type gt is registered.
 func (p *Provider) SupportsGrant(gt string) bool { return p.grants[gt] }
 
-// Token issues a token for an authenticated client. The error is always an
-// *oautherr.Error; internal causes are returned wrapped in Internal.
+// GrantTypes lists the registered grant types, for the metadata.
+func (p *Provider) GrantTypes() []string {
+	out := slices.Sorted(maps.Keys(p.grants))
+	return out
+}
+
+// Token issues a token for an authenticated client. The error is an
+// *oautherr.Error, or an *Internal for the server's own failures.
 func (p *Provider) Token(ctx context.Context, r *http.Request, req *tokenrequest.Request, client *storage.Client) (*Response, error) {
 	ctx = withClient(ctx, client)
 	// fosite reads r.PostForm; hand it the normalised parameters so it never
@@ -124,15 +192,25 @@ func (p *Provider) Token(ctx context.Context, r *http.Request, req *tokenrequest
 	if err != nil {
 		return nil, protocolError(err)
 	}
-	return toResponse(resp)
+	return toResponse(ar, resp)
 }
 
-func toResponse(resp fosite.AccessResponder) (*Response, error) {
+// toResponse reads the response fosite assembled. expires_in and
+// created_at come from the session tollgate's strategy filled, on the
+// injected clock (fosite's own helpers use the wall clock and truncate:
+// 900 s becomes 899).
+func toResponse(ar fosite.AccessRequester, resp fosite.AccessResponder) (*Response, error) {
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return nil, &Internal{Err: errors.New("provider: response without a tollgate session")}
+	}
 	m := resp.ToMap()
-	out := &Response{AccessToken: resp.GetAccessToken(), TokenType: resp.GetTokenType()}
-	out.ExpiresIn, _ = m["expires_in"].(int64)
-	out.Scope, _ = m["scope"].(string)
-	out.CreatedAt, _ = m["created_at"].(int64)
+	out := &Response{
+		AccessToken: resp.GetAccessToken(), TokenType: "Bearer",
+		ExpiresIn: int64(sess.GetExpiresAt(fosite.AccessToken).Sub(sess.IssuedAt) / time.Second),
+		Scope:     scope.Join(ar.GetGrantedScopes()), CreatedAt: sess.IssuedAt.Unix(),
+	}
+	out.RefreshToken, _ = m["refresh_token"].(string)
 	return out, nil
 }
 
@@ -148,6 +226,9 @@ func (e *Internal) Unwrap() error { return e.Err }
 func protocolError(err error) error {
 	if oe, ok := errors.AsType[*oautherr.Error](err); ok {
 		return oe
+	}
+	if errors.Is(err, storage.ErrAlreadyUsed) {
+		return oautherr.InvalidGrant("the authorization code or refresh token was already used")
 	}
 	if ie, ok := errors.AsType[*Internal](err); ok {
 		return ie
@@ -186,4 +267,19 @@ type noJWKS struct{}
 
 func (noJWKS) Resolve(context.Context, string, bool) (*fositeJWKS, error) {
 	return nil, fmt.Errorf("provider: %w", fosite.ErrInvalidClient.WithHint("private_key_jwt is not supported"))
+}
+
+// redirectSecure accepts https, plain http to a loopback host (RFC 8252
+// §7.3) and private-use schemes of native apps (RFC 8252 §7.1). Clients
+// register their exact URIs, which storage validation already holds to the
+// same rule; this is fosite's second look.
+func redirectSecure(_ context.Context, u *url.URL) bool {
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	}
+	return u.Scheme != ""
 }

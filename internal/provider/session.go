@@ -7,13 +7,19 @@ import (
 	"github.com/ory/fosite"
 )
 
-// Session is the fosite.Session of a tollgate token: who it is for and when
-// its parts expire. It is plain data so stores can serialise it.
+// Session is the fosite.Session of a tollgate grant: who it is for, when
+// its parts expire and claims a grant added. It is plain data: stores keep
+// it as JSON.
 type Session struct {
-	Subject   string                         `json:"sub"`
+	Subject string `json:"sub"`
+	// IssuedAt is when the current access token was issued.
 	IssuedAt  time.Time                      `json:"iat"`
 	ExpiresAt map[fosite.TokenType]time.Time `json:"exp,omitempty"`
-	Extra     map[string]any                 `json:"extra,omitempty"`
+	// Claims are added to every access token of the grant (from an
+	// extension grant).
+	Claims map[string]any `json:"claims,omitempty"`
+	// issueRefresh asks an extension grant's response for a refresh token.
+	issueRefresh bool
 }
 
 var _ fosite.Session = (*Session)(nil)
@@ -35,6 +41,6 @@ func (s *Session) Clone() fosite.Session {
 	}
 	out := *s
 	out.ExpiresAt = maps.Clone(s.ExpiresAt)
-	out.Extra = maps.Clone(s.Extra)
+	out.Claims = maps.Clone(s.Claims)
 	return &out
 }

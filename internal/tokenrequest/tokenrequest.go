@@ -73,9 +73,21 @@ func (r *Request) Form() url.Values {
 	return f
 }
 
-// Parse reads r. w is only used to close the connection when the body is
-// too large. maxBody <= 0 means DefaultMaxBodyBytes.
+// Parse reads a token request (grant_type is required). w is only used to
+// close the connection when the body is too large. maxBody <= 0 means
+// DefaultMaxBodyBytes.
 func Parse(w http.ResponseWriter, r *http.Request, maxBody int64) (*Request, *oautherr.Error) {
+	return parseRequest(w, r, maxBody, true)
+}
+
+// ParseOther reads a request to another client-authenticated endpoint
+// (revocation, introspection), under the same rules but with no
+// grant_type.
+func ParseOther(w http.ResponseWriter, r *http.Request, maxBody int64) (*Request, *oautherr.Error) {
+	return parseRequest(w, r, maxBody, false)
+}
+
+func parseRequest(w http.ResponseWriter, r *http.Request, maxBody int64, requireGrant bool) (*Request, *oautherr.Error) {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
@@ -114,10 +126,10 @@ func Parse(w http.ResponseWriter, r *http.Request, maxBody int64) (*Request, *oa
 	if perr != nil {
 		return nil, perr
 	}
-	return build(params, r.Header.Values("Authorization"))
+	return build(params, r.Header.Values("Authorization"), requireGrant)
 }
 
-func build(params map[string][]string, authorization []string) (*Request, *oautherr.Error) {
+func build(params map[string][]string, authorization []string, requireGrant bool) (*Request, *oautherr.Error) {
 	req := &Request{Params: make(map[string]string, len(params))}
 	var resources []string
 	// Sorted, so that of two bad parameters the same one is always named.
@@ -140,7 +152,7 @@ func build(params map[string][]string, authorization []string) (*Request, *oauth
 	}
 
 	req.GrantType = take(req.Params, "grant_type")
-	if req.GrantType == "" {
+	if req.GrantType == "" && requireGrant {
 		return nil, oautherr.InvalidRequest("the grant_type parameter is missing")
 	}
 	if perr := req.parseScopeAndAudience(take(req.Params, "scope"), take(req.Params, "audience"), resources); perr != nil {

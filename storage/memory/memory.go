@@ -18,13 +18,15 @@ import (
 type Store struct {
 	mu      sync.RWMutex
 	clients map[string]*storage.Client
+
+	tokens tokens // codes, refresh tokens, revocations: tokens.go
 }
 
-var _ storage.ClientStore = (*Store)(nil)
+var _ storage.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{clients: make(map[string]*storage.Client)}
+	return &Store{clients: make(map[string]*storage.Client), tokens: newTokens()}
 }
 
 // GetClient implements storage.ClientGetter.

@@ -1,0 +1,61 @@
+package handler
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/printable"
+	"github.com/tollgate-oauth/tollgate/internal/provider"
+)
+
+// serveAuthorize is the authorization endpoint (RFC 6749 §4.1.1), served
+// when Config.Login is set. Before fosite sees the request, its
+// parameters are held to the token endpoint's rules (none repeated, RFC
+// 6749 §3.1; no stray whitespace or control characters); such errors are
+// shown here, never redirected, since the redirect URI is not trusted yet.
+func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		e := oautherr.InvalidRequest("the authorization endpoint accepts GET and POST only")
+		e.Status = http.StatusMethodNotAllowed
+		s.fail(w, r, e.WithHeader("Allow", "GET, POST"))
+		return
+	}
+	if e := s.limitByIP(r.Context(), s.ips.Key(r)); e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	params, e := authorizeParams(r, s.cfg.MaxBodyBytes, w)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	for name, values := range params {
+		if len(values) > 1 {
+			s.fail(w, r, oautherr.InvalidRequest("parameter %s is repeated", oautherr.Quote(name)))
+			return
+		}
+		if p := printable.Problem(values[0]); p != "" {
+			s.fail(w, r, oautherr.InvalidRequest("parameter %s %s", oautherr.Quote(name), p))
+			return
+		}
+	}
+	s.provider.Authorize(w, r, provider.LoginFunc(s.cfg.Login))
+}
+
+// authorizeParams returns the query (GET) or form (POST) of an
+// authorization request.
+func authorizeParams(r *http.Request, maxBody int64, w http.ResponseWriter) (url.Values, *oautherr.Error) {
+	if r.Method == http.MethodGet {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, oautherr.InvalidRequest("the request URL query is malformed")
+		}
+		return q, nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		return nil, oautherr.InvalidRequest("the request body is not a valid form")
+	}
+	return r.PostForm, nil
+}

@@ -1,0 +1,145 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"maps"
+
+	"github.com/ory/fosite"
+
+	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/policy"
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+// ExtensionGrant is a grant type the host defines (RFC 6749 §4.5).
+type ExtensionGrant struct {
+	Type     string
+	Exchange func(ctx context.Context, req ExtensionRequest) (*ExtensionResult, error)
+}
+
+// ExtensionRequest is what an extension grant decides on.
+type ExtensionRequest struct {
+	Client    *storage.Client
+	Params    map[string]string
+	Scopes    []string
+	Audiences []string
+}
+
+// ExtensionResult is what to issue.
+type ExtensionResult struct {
+	Subject      string
+	Scopes       []string // nil: as requested
+	Audiences    []string // nil: as requested
+	Claims       map[string]any
+	RefreshToken bool
+}
+
+// extensionGrant runs a host's grant inside fosite's token endpoint. The
+// host decides who the token is for; tollgate still holds scopes and
+// audiences to what the client may have.
+type extensionGrant struct {
+	p *Provider
+	g ExtensionGrant
+}
+
+func (h *extensionGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	c := storageClient(ar.GetClient())
+	if c == nil {
+		return &Internal{Err: errors.New("extension grant: request has no tollgate client")}
+	}
+	params := map[string]string{}
+	for k, v := range ar.GetRequestForm() {
+		switch k {
+		case "grant_type", "client_id", "scope", "audience":
+		default:
+			params[k] = v[0]
+		}
+	}
+	res, err := h.g.Exchange(ctx, ExtensionRequest{
+		Client: c, Params: params, Scopes: ar.GetRequestedScopes(), Audiences: ar.GetRequestedAudience(),
+	})
+	if err != nil {
+		if oe, ok := errors.AsType[*oautherr.Error](err); ok {
+			return oe
+		}
+		return &Internal{Err: err}
+	}
+	if res == nil {
+		return oautherr.InvalidGrant("the grant was refused")
+	}
+	requested := res.Scopes
+	if requested == nil {
+		requested = ar.GetRequestedScopes()
+	}
+	scopes, e := policy.Scopes(c, requested)
+	if e != nil {
+		return e
+	}
+	requestedAud := res.Audiences
+	if requestedAud == nil {
+		requestedAud = ar.GetRequestedAudience()
+	}
+	auds, e := policy.Audiences(c, requestedAud)
+	if e != nil {
+		return e
+	}
+	for _, s := range scopes {
+		ar.GrantScope(s)
+	}
+	for _, a := range auds {
+		ar.GrantAudience(a)
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return &Internal{Err: errors.New("extension grant: session is not a *provider.Session")}
+	}
+	sess.Subject = res.Subject
+	if sess.Subject == "" {
+		sess.Subject = c.ID
+	}
+	sess.Claims = maps.Clone(res.Claims)
+	sess.issueRefresh = res.RefreshToken && c.HasGrantType(storage.GrantRefreshToken)
+	return nil
+}
+
+func (h *extensionGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	sess, _ := ar.GetSession().(*Session)
+	access, jti, err := h.p.mintAccessToken(ctx, h.g.Type, ar)
+	if err != nil {
+		return err
+	}
+	resp.SetAccessToken(access)
+	resp.SetTokenType("Bearer")
+	if sess == nil || !sess.issueRefresh {
+		return nil
+	}
+	tokens := h.p.opts.Tokens
+	if err := tokens.RecordAccessToken(ctx, jti, ar.GetID(), ar.GetSession().GetExpiresAt(fosite.AccessToken)); err != nil {
+		return storageFailure(err)
+	}
+	g, err := toGrant(ar)
+	if err != nil {
+		return &Internal{Err: err}
+	}
+	refresh, err := h.p.issueRefreshToken(ctx, ar, g, jti)
+	if err != nil {
+		return err
+	}
+	resp.SetExtra("refresh_token", refresh)
+	return nil
+}
+
+func (h *extensionGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (h *extensionGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne(h.g.Type)
+}

@@ -1,0 +1,165 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
+	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/scope"
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+// Introspection and revocation are tollgate's own, not fosite's: fosite's
+// introspection authenticates clients with its own bcrypt path (bypassing
+// tollgate's), checks neither typ, iss nor aud, cannot verify EdDSA, and
+// its revocation looks access tokens up in storage, where tollgate keeps
+// none.
+
+// Introspection is an RFC 7662 §2.2 answer.
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Nbf       int64  `json:"nbf,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Aud       any    `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+}
+
+// verifyOwn verifies one of this server's own access tokens at time now.
+func (p *Provider) verifyOwn(ctx context.Context, token string, now time.Time) (*jwtverify.Claims, error) {
+	policy := &jwtverify.Policy{Issuer: p.opts.Issuer, Algorithms: p.algs, MaxBytes: 16 << 10}
+	return jwtverify.Verify(ctx, token, p.key, policy, now)
+}
+
+// key finds one of the server's own keys by kid.
+func (p *Provider) key(_ context.Context, kid string) (jwtverify.Key, error) {
+	for _, k := range p.opts.Keys.Keys() {
+		if k.ID == kid {
+			return jwtverify.Key{Public: k.Public(), Alg: k.Alg}, nil
+		}
+	}
+	return jwtverify.Key{}, fmt.Errorf("%w: kid %q", jwtverify.ErrUnknownKey, kid)
+}
+
+func looksLikeJWT(token string) bool { return strings.Count(token, ".") == 2 }
+
+// Introspect answers for token on behalf of an authenticated caller. A
+// token that is not valid, expired, revoked, not this server's, or (for a
+// refresh token) another client's is simply inactive: RFC 7662 §2.2 says
+// nothing more.
+func (p *Provider) Introspect(ctx context.Context, caller *storage.Client, token, hint string) (*Introspection, error) {
+	inactive := &Introspection{Active: false}
+	tryJWT := looksLikeJWT(token)
+	if hint == "refresh_token" || !tryJWT {
+		if in, err := p.introspectRefresh(ctx, caller, token); in != nil || err != nil {
+			return in, err
+		}
+	}
+	if !tryJWT {
+		return inactive, nil
+	}
+	c, err := p.verifyOwn(ctx, token, p.opts.Now())
+	if err != nil {
+		return inactive, nil
+	}
+	revoked, err := p.opts.Tokens.AccessTokenRevoked(ctx, c.ID)
+	if err != nil {
+		return nil, storageFailure(err)
+	}
+	if revoked {
+		return inactive, nil
+	}
+	in := &Introspection{
+		Active: true, Scope: scope.Join(c.Scopes), ClientID: c.ClientID, TokenType: "Bearer",
+		Exp: c.Expiry.Unix(), Sub: c.Subject, Iss: c.Issuer, Jti: c.ID,
+	}
+	if !c.IssuedAt.IsZero() {
+		in.Iat = c.IssuedAt.Unix()
+	}
+	if !c.NotBefore.IsZero() {
+		in.Nbf = c.NotBefore.Unix()
+	}
+	switch len(c.Audience) {
+	case 0:
+	case 1:
+		in.Aud = c.Audience[0]
+	default:
+		in.Aud = c.Audience
+	}
+	return in, nil
+}
+
+// introspectRefresh returns nil, nil when token is no refresh token of
+// this server.
+func (p *Provider) introspectRefresh(ctx context.Context, caller *storage.Client, token string) (*Introspection, error) {
+	if !strings.HasPrefix(token, refreshPrefix) {
+		return nil, nil
+	}
+	rt, err := p.opts.Tokens.GetRefreshToken(ctx, hashToken(token))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storageFailure(err)
+	}
+	inactive := &Introspection{Active: false}
+	if !rt.Active || rt.Grant.ClientID != caller.ID || !p.opts.Now().Before(rt.ExpiresAt) {
+		return inactive, nil
+	}
+	if revoked, err := p.opts.Tokens.FamilyRevoked(ctx, rt.Grant.ID); err != nil {
+		return nil, storageFailure(err)
+	} else if revoked {
+		return inactive, nil
+	}
+	return &Introspection{
+		Active: true, Scope: scope.Join(rt.Grant.GrantedScopes), ClientID: rt.Grant.ClientID,
+		TokenType: "refresh_token", Exp: rt.ExpiresAt.Unix(), Sub: rt.Grant.Subject, Iss: p.opts.Issuer,
+	}, nil
+}
+
+// Revoke revokes token for the client that holds it (RFC 7009). A refresh
+// token takes its whole grant with it (every access and refresh token of
+// the family, §2.1's SHOULD); an access token goes on the revocation list
+// until it expires. Unknown, malformed, expired and foreign-issuer tokens
+// are not an error (§2.2: the client cannot do anything about them); a
+// token of another client is.
+func (p *Provider) Revoke(ctx context.Context, caller *storage.Client, token, hint string) error {
+	if strings.HasPrefix(token, refreshPrefix) {
+		rt, err := p.opts.Tokens.GetRefreshToken(ctx, hashToken(token))
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return nil
+		case err != nil:
+			return storageFailure(err)
+		case rt.Grant.ClientID != caller.ID:
+			return oautherr.UnauthorizedClient("the token was not issued to this client")
+		}
+		if err := p.store.revokeFamily(ctx, rt.Grant.ID, caller.ID); err != nil {
+			return storageFailure(err)
+		}
+		return nil
+	}
+	if !looksLikeJWT(token) {
+		return nil
+	}
+	c, err := p.verifyOwn(ctx, token, p.opts.Now())
+	if err != nil {
+		return nil // expired, foreign or forged: nothing to revoke
+	}
+	if c.ClientID != caller.ID {
+		return oautherr.UnauthorizedClient("the token was not issued to this client")
+	}
+	if err := p.opts.Tokens.RevokeAccessToken(ctx, c.ID, c.Expiry); err != nil {
+		return storageFailure(err)
+	}
+	return nil
+}
