@@ -45,7 +45,7 @@ func (s *Server) buildMetadata() ([]byte, error) {
 	if s.cfg.Login != nil {
 		md.AuthorizationEndpoint = s.cfg.Issuer + AuthorizePath
 		md.ResponseTypesSupported = []string{"code"}
-		md.ResponseModesSupported = []string{"query", "fragment", "form_post"}
+		md.ResponseModesSupported = []string{"query"}
 		md.CodeChallengeMethodsSupported = []string{"S256"}
 		if s.cfg.PKCE.AllowPlain {
 			md.CodeChallengeMethodsSupported = append(md.CodeChallengeMethodsSupported, "plain")

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/ory/fosite"
 
@@ -21,8 +22,11 @@ type LoginFunc func(w http.ResponseWriter, r *http.Request) (subject string, ok 
 // host's login hook names the user; fosite issues the code and redirects.
 // Errors go back to the redirect URI only once it is validated (fosite
 // decides); before that they are shown here.
-func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request, login LoginFunc) {
+func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login LoginFunc) {
 	ctx := r.Context()
+	// Every answer fosite writes names the issuer (RFC 9207, against mix-up
+	// attacks), error redirects included; the login hook writes to hw.
+	w := issWriter{ResponseWriter: hw, iss: p.opts.Issuer}
 	ar, err := p.fosite.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.fosite.WriteAuthorizeError(ctx, w, ar, err)
@@ -45,7 +49,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request, login Login
 		p.fosite.WriteAuthorizeError(ctx, w, ar, toFosite(e))
 		return
 	}
-	subject, ok := login(w, r)
+	subject, ok := login(hw, r)
 	if !ok {
 		return
 	}
@@ -64,8 +68,6 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request, login Login
 		p.fosite.WriteAuthorizeError(ctx, w, ar, err)
 		return
 	}
-	// RFC 9207: name the issuer in the response, against mix-up attacks.
-	resp.AddParameter("iss", p.opts.Issuer)
 	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -73,4 +75,26 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request, login Login
 // authorization error writer.
 func toFosite(e *oautherr.Error) error {
 	return &fosite.RFC6749Error{ErrorField: e.Code, DescriptionField: e.Description, CodeField: e.Status}
+}
+
+// issWriter adds iss to the query of a redirect back to the client. Only
+// the query response mode is offered (clients cannot ask for another), so
+// the Location header carries every parameter.
+type issWriter struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w issWriter) WriteHeader(code int) {
+	if code == http.StatusFound || code == http.StatusSeeOther {
+		if loc, err := url.Parse(w.Header().Get("Location")); err == nil && loc.IsAbs() {
+			q := loc.Query()
+			if !q.Has("iss") {
+				q.Set("iss", w.iss)
+				loc.RawQuery = q.Encode()
+				w.Header().Set("Location", loc.String())
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
