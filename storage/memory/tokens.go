@@ -44,10 +44,25 @@ func cloneRefresh(t *storage.RefreshToken) *storage.RefreshToken {
 	return &out
 }
 
+// checkRecord names the missing field of a code or refresh token, so the
+// *ValidationError points at it rather than always at the signature.
+func checkRecord(signature string, grant *storage.Grant) error {
+	switch {
+	case signature == "":
+		return &storage.ValidationError{Field: "signature", Reason: "is required"}
+	case grant == nil:
+		return &storage.ValidationError{Field: "grant", Reason: "is required"}
+	}
+	return nil
+}
+
 // CreateCode implements storage.CodeStore.
 func (s *Store) CreateCode(_ context.Context, c *storage.AuthorizationCode) error {
-	if c == nil || c.Signature == "" || c.Grant == nil {
-		return fmt.Errorf("code: %w", &storage.ValidationError{Field: "signature", Reason: "a code needs a signature and a grant"})
+	if c == nil {
+		return fmt.Errorf("code: %w", &storage.ValidationError{Field: "code", Reason: "is nil"})
+	}
+	if err := checkRecord(c.Signature, c.Grant); err != nil {
+		return fmt.Errorf("code: %w", err)
 	}
 	t := &s.tokens
 	t.mu.Lock()
@@ -89,8 +104,11 @@ func (s *Store) UseCode(_ context.Context, signature string) error {
 
 // CreateRefreshToken implements storage.RefreshTokenStore.
 func (s *Store) CreateRefreshToken(_ context.Context, rt *storage.RefreshToken) error {
-	if rt == nil || rt.Signature == "" || rt.Grant == nil {
-		return fmt.Errorf("refresh token: %w", &storage.ValidationError{Field: "signature", Reason: "a refresh token needs a signature and a grant"})
+	if rt == nil {
+		return fmt.Errorf("refresh token: %w", &storage.ValidationError{Field: "refresh_token", Reason: "is nil"})
+	}
+	if err := checkRecord(rt.Signature, rt.Grant); err != nil {
+		return fmt.Errorf("refresh token: %w", err)
 	}
 	t := &s.tokens
 	t.mu.Lock()

@@ -3,8 +3,32 @@
 // Run with a function that returns a fresh, empty store:
 //
 //	func TestConformance(t *testing.T) {
-//		storagetest.Run(t, func(t *testing.T) storage.ClientStore { return mystore.New(...) })
+//		storagetest.Run(t, func(t *testing.T) storage.Store { return mystore.New(...) })
 //	}
+//
+// The suite tests behaviour through the storage interfaces only. What it
+// asks of an implementation, beyond the interface documentation:
+//
+//   - Isolation: every test calls NewStore once and runs in parallel with
+//     the others, so each store must start empty and must not see another
+//     test's records (a schema or database per store for SQL backends).
+//     DeleteExpired counts are checked exactly against that empty start.
+//   - Times: every time the suite stores is truncated to the microsecond,
+//     and times read back are compared with time.Equal after the same
+//     truncation. A store must keep at least microsecond precision
+//     (PostgreSQL's timestamptz does; SQLite needs e.g. Unix microseconds or
+//     RFC 3339 with six fractional digits) and the instant, not the wall
+//     clock: the location may change, the moment may not.
+//   - Records come back as stored: slices in their order (nil and empty
+//     are interchangeable), Form maps key for key, Session bytes byte for
+//     byte (they are not UTF-8), signatures compared case-sensitively.
+//   - Single use is atomic: of 32 concurrent UseCode (or RotateRefreshToken)
+//     calls on one record exactly one returns nil, the rest ErrAlreadyUsed.
+//   - Expiry: DeleteExpired(now) removes what expired strictly before now
+//     (a record expiring at now is kept) and counts one per record removed:
+//     each code, refresh token, revoked jti, revoked family, and recorded
+//     jti → family mapping. Revoking the same jti or family twice leaves
+//     one entry, valid until the later of the two times.
 package storagetest
 
 import (
@@ -21,14 +45,15 @@ import (
 
 // NewStore returns a fresh, empty store for one test. Cleanup belongs in
 // t.Cleanup.
-type NewStore func(t *testing.T) storage.ClientStore
+type NewStore func(t *testing.T) storage.Store
 
-// Run runs the whole suite against stores made by newStore.
+// Run runs the whole suite against stores made by newStore, one store per
+// test, tests in parallel.
 func Run(t *testing.T, newStore NewStore) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, storage.ClientStore)
+		fn   func(*testing.T, storage.Store)
 	}{
 		{"ClientRoundTrip", testClientRoundTrip},
 		{"ClientNotFound", testClientNotFound},
@@ -39,6 +64,30 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ClientInvalid", testClientInvalid},
 		{"ClientIsolation", testClientIsolation},
 		{"ClientConcurrent", testClientConcurrent},
+
+		{"CodeRoundTrip", testCodeRoundTrip},
+		{"CodeNotFound", testCodeNotFound},
+		{"CodeDuplicate", testCodeDuplicate},
+		{"CodeUse", testCodeUse},
+		{"CodeUseConcurrent", testCodeUseConcurrent},
+		{"CodeIsolation", testCodeIsolation},
+
+		{"RefreshRoundTrip", testRefreshRoundTrip},
+		{"RefreshNotFound", testRefreshNotFound},
+		{"RefreshDuplicate", testRefreshDuplicate},
+		{"RefreshRotate", testRefreshRotate},
+		{"RefreshCreatedInactive", testRefreshCreatedInactive},
+		{"RefreshRotateConcurrent", testRefreshRotateConcurrent},
+		{"RefreshIsolation", testRefreshIsolation},
+
+		{"RevokeAccessToken", testRevokeAccessToken},
+		{"RevokeFamily", testRevokeFamily},
+		{"RevokeFamilyThenRecord", testRevokeFamilyThenRecord},
+		{"RevokeKeepsLaterUntil", testRevokeKeepsLaterUntil},
+		{"RevokeConcurrent", testRevokeConcurrent},
+
+		{"DeleteExpired", testDeleteExpired},
+		{"DeleteExpiredEmpty", testDeleteExpiredEmpty},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,7 +110,7 @@ func Client(id string) *storage.Client {
 	}
 }
 
-func testClientRoundTrip(t *testing.T, s storage.ClientStore) {
+func testClientRoundTrip(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	want := Client("integration")
 	mustCreate(t, s, want)
@@ -77,7 +126,7 @@ func testClientRoundTrip(t *testing.T, s storage.ClientStore) {
 	}
 }
 
-func testClientNotFound(t *testing.T, s storage.ClientStore) {
+func testClientNotFound(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	if _, err := s.GetClient(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("GetClient(unknown) error = %v, want ErrNotFound", err)
@@ -90,14 +139,14 @@ func testClientNotFound(t *testing.T, s storage.ClientStore) {
 	}
 }
 
-func testClientDuplicate(t *testing.T, s storage.ClientStore) {
+func testClientDuplicate(t *testing.T, s storage.Store) {
 	mustCreate(t, s, Client("a"))
 	if err := s.CreateClient(context.Background(), Client("a")); !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Errorf("second CreateClient error = %v, want ErrAlreadyExists", err)
 	}
 }
 
-func testClientUpdate(t *testing.T, s storage.ClientStore) {
+func testClientUpdate(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, Client("a"))
 	upd := Client("a")
@@ -119,7 +168,7 @@ func testClientUpdate(t *testing.T, s storage.ClientStore) {
 	}
 }
 
-func testClientDelete(t *testing.T, s storage.ClientStore) {
+func testClientDelete(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, Client("a"))
 	if err := s.DeleteClient(ctx, "a"); err != nil {
@@ -131,7 +180,7 @@ func testClientDelete(t *testing.T, s storage.ClientStore) {
 	mustCreate(t, s, Client("a")) // the id is free again
 }
 
-func testClientList(t *testing.T, s storage.ClientStore) {
+func testClientList(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	if list, err := s.ListClients(ctx); err != nil || len(list) != 0 {
 		t.Fatalf("ListClients(empty) = %v, %v", list, err)
@@ -152,7 +201,7 @@ func testClientList(t *testing.T, s storage.ClientStore) {
 	}
 }
 
-func testClientInvalid(t *testing.T, s storage.ClientStore) {
+func testClientInvalid(t *testing.T, s storage.Store) {
 	for name, mutate := range map[string]func(*storage.Client){
 		"no id":              func(c *storage.Client) { c.ID = "" },
 		"public with secret": func(c *storage.Client) { c.Public = true },
@@ -183,7 +232,7 @@ func testClientInvalid(t *testing.T, s storage.ClientStore) {
 
 // testClientIsolation checks that the store copies records: changing what
 // was passed in or handed out must not change what is stored.
-func testClientIsolation(t *testing.T, s storage.ClientStore) {
+func testClientIsolation(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	c := Client("a")
 	mustCreate(t, s, c)
@@ -202,7 +251,7 @@ func testClientIsolation(t *testing.T, s storage.ClientStore) {
 	}
 }
 
-func testClientConcurrent(t *testing.T, s storage.ClientStore) {
+func testClientConcurrent(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, Client("shared"))
 	var wg sync.WaitGroup
