@@ -1,0 +1,130 @@
+// Package sqlstore implements every storage interface on database/sql, for
+// PostgreSQL (github.com/jackc/pgx/v5's stdlib driver) and SQLite
+// (modernc.org/sqlite: pure Go, no cgo). Its schema is embedded and
+// migrated on Open.
+//
+//	store, err := sqlstore.Open(ctx, "sqlite:/var/lib/tollgate.db", sqlstore.Options{})
+//	store, err := sqlstore.Open(ctx, "postgres://tollgate@db/tollgate", sqlstore.Options{})
+//
+// Every call is bounded by Options.QueryTimeout: a database that is down
+// or slow makes calls fail with storage.ErrUnavailable (the token endpoint
+// answers 503) instead of hanging, and the pool reconnects by itself when
+// the database returns.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+// DefaultQueryTimeout bounds each storage call.
+const DefaultQueryTimeout = 3 * time.Second
+
+// Options tune a Store. Zero values are the defaults.
+type Options struct {
+	// QueryTimeout bounds each call. Default 3 s.
+	QueryTimeout time.Duration
+}
+
+// Store is a storage.Store on a SQL database. It is safe for concurrent
+// use.
+type Store struct {
+	db      *sql.DB
+	d       dialect
+	timeout time.Duration
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open connects to dsn, "sqlite:PATH" or a "postgres://" /
+// "postgresql://" URL, and migrates the schema to this version. It fails
+// with a clear error for a file that is not a SQLite database, a database
+// holding another application's tables, or a schema newer than this
+// binary.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = DefaultQueryTimeout
+	}
+	var (
+		db  *sql.DB
+		d   dialect
+		err error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		d = sqlite
+		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		d = postgres
+		db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			db.SetMaxOpenConns(20)
+			db.SetConnMaxIdleTime(5 * time.Minute)
+		}
+	default:
+		return nil, fmt.Errorf("sqlstore: storage %q: want sqlite:PATH or postgres://…", redact(dsn))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: opening %s: %w", redact(dsn), err)
+	}
+	s := &Store{db: db, d: d, timeout: opts.QueryTimeout}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: %s: %w", redact(dsn), err)
+	}
+	return s, nil
+}
+
+// openSQLite opens path with WAL (readers never wait for the writer) and a
+// busy timeout (writers queue instead of failing). SQLite allows one writer
+// at a time: concurrent single-use checks serialise there.
+func openSQLite(path string) (*sql.DB, error) {
+	if path == "" {
+		return nil, errors.New("empty path")
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(8)
+	return db, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the underlying database, for health checks.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// call returns a context bounded by the query timeout.
+func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// fail wraps a database error: not found, duplicate and single-use
+// outcomes are decided by the callers; anything else means the database
+// cannot answer now.
+func fail(what string, err error) error {
+	return fmt.Errorf("sqlstore: %s: %w: %v", what, storage.ErrUnavailable, err)
+}
+
+// redact hides a password in a DSN for error messages.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
+				return dsn[:i+3+colon] + ":***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
