@@ -144,7 +144,9 @@ type PKCEOptions struct {
 // it returns their subject and true. Otherwise it answers the request
 // itself, typically with a redirect to the host's login page that comes
 // back to r.RequestURI (the full original URL, prefix included, even when
-// the server is mounted with http.StripPrefix), and returns false.
+// the server is mounted with http.StripPrefix), and returns false. A POSTed
+// authorization request carries its parameters in the body: come back to
+// the equivalent GET (r.URL.Path plus r.PostForm encoded as the query).
 type LoginFunc func(w http.ResponseWriter, r *http.Request) (subject string, ok bool)
 
 // ClaimsRequest describes the token a ClaimsFunc adds claims to.
