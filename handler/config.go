@@ -127,6 +127,9 @@ type RateLimits struct {
 	// Store holds the counters. Default: in-process memory. Pass a shared
 	// store (e.g. limiter's Redis store) when several instances serve.
 	Store limiter.Store
+	// FailClosed answers 503 when Store errors. Default false: the request
+	// goes through and a warning is logged (fail open).
+	FailClosed bool
 }
 
 // PKCEOptions relax PKCE (RFC 7636). The zero value requires S256 of

@@ -9,16 +9,24 @@ import (
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 )
 
-// Rate limits fail open: when the counter store errors, the request goes on
-// and a warning is logged. An outage of the limiter must not become an
-// outage of the token endpoint.
+// storeFailed decides what a rate-limit store error means for the request:
+// by default nothing (fail open, with a warning: an outage of the limiter
+// must not become an outage of the token endpoint); with
+// RateLimits.FailClosed, 503.
+func (s *Server) storeFailed(ctx context.Context, limit string, err error) *oautherr.Error {
+	if s.cfg.RateLimits.FailClosed {
+		s.log.ErrorContext(ctx, "rate limit store failed; refusing request", "limit", limit, "error", err)
+		return oautherr.Unavailable("the rate limiter is unavailable; retry later")
+	}
+	s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", limit, "error", err)
+	return nil
+}
 
 // limitByIP counts the request against its IP before anything is parsed.
 func (s *Server) limitByIP(ctx context.Context, ip string) *oautherr.Error {
 	c, err := s.limitIP.Take(ctx, ip)
 	if err != nil {
-		s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "token_per_ip", "error", err)
-		return nil
+		return s.storeFailed(ctx, "token_per_ip", err)
 	}
 	if c.Reached {
 		return ratelimit.TooMany(c, "token requests from this address")
@@ -31,8 +39,7 @@ func (s *Server) limitByIP(ctx context.Context, ip string) *oautherr.Error {
 func (s *Server) limitByClient(ctx context.Context, clientID string) (limiter.Context, *oautherr.Error) {
 	c, err := s.limitClient.Take(ctx, clientID)
 	if err != nil {
-		s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "token", "error", err)
-		return limiter.Context{}, nil
+		return limiter.Context{}, s.storeFailed(ctx, "token", err)
 	}
 	if c.Reached {
 		return c, ratelimit.TooMany(c, "token requests for this client; cache tokens until they expire")
@@ -52,7 +59,9 @@ func (s *Server) guardFailedAuth(ctx context.Context, clientID, ip string) *oaut
 	for _, key := range failedAuthKeys(clientID, ip) {
 		c, err := s.limitFailed.Peek(ctx, key)
 		if err != nil {
-			s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "failed_auth", "error", err)
+			if e := s.storeFailed(ctx, "failed_auth", err); e != nil {
+				return e
+			}
 			continue
 		}
 		if ratelimit.Exceeded(c) {
@@ -70,7 +79,10 @@ func (s *Server) reserveFailedAuth(ctx context.Context, clientID, ip string) *oa
 	for i, key := range keys {
 		c, err := s.limitFailed.Take(ctx, key)
 		if err != nil {
-			s.log.WarnContext(ctx, "rate limit store failed; allowing request", "limit", "failed_auth", "error", err)
+			if e := s.storeFailed(ctx, "failed_auth", err); e != nil {
+				s.refund(ctx, keys[:i])
+				return e
+			}
 			continue
 		}
 		if c.Reached {

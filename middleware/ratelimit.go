@@ -23,6 +23,9 @@ type RateLimit struct {
 	// Name keeps this limit's counters apart from other limits in a shared
 	// store. Default "default".
 	Name string
+	// FailClosed answers 503 when Store errors. Default false: the request
+	// goes through and a warning is logged (fail open).
+	FailClosed bool
 }
 
 // ByClientID counts requests per OAuth client (the default).
@@ -35,7 +38,7 @@ func BySubject(_ *http.Request, c *Claims) string { return "sub:" + c.Subject }
 // the limit it answers 429 with Retry-After and X-RateLimit-* headers;
 // under it, the X-RateLimit-* headers show what is left. It authenticates
 // the request itself when no earlier middleware did. If the store fails,
-// the request goes through and a warning is logged.
+// the request goes through and a warning is logged, unless rl.FailClosed.
 func (m *Middleware) RateLimit(rl RateLimit) (func(http.Handler) http.Handler, error) {
 	if rl.Store == nil {
 		rl.Store = memory.NewStore()
@@ -55,6 +58,12 @@ func (m *Middleware) RateLimit(rl RateLimit) (func(http.Handler) http.Handler, e
 			c, _ := ClaimsFrom(r.Context())
 			res, err := lim.Take(r.Context(), rl.Key(r, c))
 			if err != nil {
+				if rl.FailClosed {
+					m.cfg.Logger.ErrorContext(r.Context(), "rate limit store failed; refusing request", "error", err)
+					m.write(w, r, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+						Description: "the rate limiter is unavailable; retry later", Header: http.Header{"Retry-After": {"5"}}}, m.cfg.Realm)
+					return
+				}
 				m.cfg.Logger.WarnContext(r.Context(), "rate limit store failed; allowing request", "error", err)
 				next.ServeHTTP(w, r)
 				return
