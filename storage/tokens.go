@@ -136,4 +136,5 @@ type TokenStore interface {
 type Store interface {
 	ClientStore
 	TokenStore
+	KeyStore
 }

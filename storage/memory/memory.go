@@ -20,6 +20,7 @@ type Store struct {
 	clients map[string]*storage.Client
 
 	tokens tokens // codes, refresh tokens, revocations: tokens.go
+	keys   []*storage.SigningKey
 }
 
 var _ storage.Store = (*Store)(nil)

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStore) {
 		name string
 		fn   func(*testing.T, storage.Store)
 	}{
+		{"KeysRoundTrip", testKeysRoundTrip},
 		{"ClientRoundTrip", testClientRoundTrip},
 		{"ClientNotFound", testClientNotFound},
 		{"ClientDuplicate", testClientDuplicate},

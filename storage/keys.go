@@ -1,0 +1,35 @@
+package storage
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// SigningKey is a persisted token-signing key, so that a restart (or a
+// second instance) signs with and publishes the same keys.
+type SigningKey struct {
+	ID        string // kid
+	Algorithm string // RS256, ES256, EdDSA
+	// Private is the private key as PEM, or as the ciphertext the caller
+	// encrypted it to: stores keep it byte for byte.
+	Private   []byte
+	CreatedAt time.Time
+}
+
+// Clone returns a deep copy.
+func (k *SigningKey) Clone() *SigningKey {
+	out := *k
+	out.Private = slices.Clone(k.Private)
+	return &out
+}
+
+// KeyStore keeps signing keys.
+type KeyStore interface {
+	// AddSigningKey stores a key; ErrAlreadyExists if its ID is taken (two
+	// instances generating the same kid at once: the loser reads the
+	// winner's).
+	AddSigningKey(ctx context.Context, k *SigningKey) error
+	// SigningKeys returns every key, oldest first (then by ID).
+	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+}

@@ -1,0 +1,54 @@
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+func testKeysRoundTrip(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	if keys, err := s.SigningKeys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("SigningKeys(empty) = %v, %v", keys, err)
+	}
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	// Created out of order; binary private bytes (as a ciphertext is).
+	in := []*storage.SigningKey{
+		{ID: "k2", Algorithm: "ES256", Private: []byte{0, 1, 0xff, 0xfe}, CreatedAt: base.Add(time.Hour)},
+		{ID: "k1", Algorithm: "RS256", Private: []byte("-----BEGIN PRIVATE KEY-----\n…"), CreatedAt: base},
+		{ID: "k0", Algorithm: "EdDSA", Private: []byte{9}, CreatedAt: base.Add(time.Hour)},
+	}
+	for _, k := range in {
+		if err := s.AddSigningKey(ctx, k); err != nil {
+			t.Fatalf("AddSigningKey(%s): %v", k.ID, err)
+		}
+	}
+	in[0].Private[0] = 42 // the store must have copied
+	got, err := s.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"k1", "k0", "k2"} // by time, then id
+	if len(got) != len(want) {
+		t.Fatalf("SigningKeys = %d keys, want %d", len(got), len(want))
+	}
+	for i, k := range got {
+		if k.ID != want[i] {
+			t.Errorf("key %d = %s, want %s", i, k.ID, want[i])
+		}
+	}
+	if k := got[2]; k.Algorithm != "ES256" || !bytes.Equal(k.Private, []byte{0, 1, 0xff, 0xfe}) || !k.CreatedAt.Equal(base.Add(time.Hour)) {
+		t.Errorf("k2 round trip = %+v", k)
+	}
+	err = s.AddSigningKey(ctx, &storage.SigningKey{ID: "k1", Algorithm: "RS256", Private: []byte("x"), CreatedAt: base})
+	if !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("AddSigningKey(duplicate) = %v, want ErrAlreadyExists", err)
+	}
+	if err := s.AddSigningKey(ctx, &storage.SigningKey{ID: "", Private: []byte("x")}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("AddSigningKey(no id) = %v, want ErrInvalid", err)
+	}
+}
