@@ -86,4 +86,3 @@ func withSearchPath(t testing.TB, dsn, schema string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
-
