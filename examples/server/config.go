@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +20,11 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/accesstoken"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
+	"github.com/tollgate-oauth/tollgate/internal/printable"
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/internal/secret"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -30,6 +36,9 @@ type fileConfig struct {
 	RateLimits     rateConfig     `yaml:"rate_limits"`
 	TrustedProxies []string       `yaml:"trusted_proxies"`
 	Clients        []clientConfig `yaml:"clients"`
+	// Users sign in at the demo's /login page. Demo only: a real
+	// application signs its users in itself and hands tollgate the subject.
+	Users []userConfig `yaml:"users"`
 }
 
 type keyConfig struct {
@@ -42,19 +51,29 @@ type rateConfig struct {
 	Token      string `yaml:"token"`
 	TokenPerIP string `yaml:"token_per_ip"`
 	FailedAuth string `yaml:"failed_auth"`
+	Login      string `yaml:"login"` // failed sign-ins at /login, per IP
 }
 
 type clientConfig struct {
-	ID             string   `yaml:"id"`
-	Secret         string   `yaml:"secret"`
-	SecretHash     string   `yaml:"secret_hash"`
-	Public         bool     `yaml:"public"`
-	GrantTypes     []string `yaml:"grant_types"`
-	Scopes         []string `yaml:"scopes"`
-	DefaultScopes  []string `yaml:"default_scopes"`
-	RequireScope   bool     `yaml:"require_scope"`
-	Audiences      []string `yaml:"audiences"`
-	AccessTokenTTL duration `yaml:"access_token_ttl"`
+	ID              string   `yaml:"id"`
+	Secret          string   `yaml:"secret"`
+	SecretHash      string   `yaml:"secret_hash"`
+	Public          bool     `yaml:"public"`
+	GrantTypes      []string `yaml:"grant_types"`
+	Scopes          []string `yaml:"scopes"`
+	DefaultScopes   []string `yaml:"default_scopes"`
+	RequireScope    bool     `yaml:"require_scope"`
+	Audiences       []string `yaml:"audiences"`
+	AccessTokenTTL  duration `yaml:"access_token_ttl"`
+	RedirectURIs    []string `yaml:"redirect_uris"`
+	RefreshTokenTTL duration `yaml:"refresh_token_ttl"`
+}
+
+type userConfig struct {
+	Username     string         `yaml:"username"`
+	Password     string         `yaml:"password"`
+	PasswordHash string         `yaml:"password_hash"`
+	Claims       map[string]any `yaml:"claims"` // added to this user's access tokens
 }
 
 // duration reads "2h", "90m", "3600s".
@@ -197,6 +216,7 @@ func (cfg *fileConfig) check() error {
 	}
 	for _, r := range []struct{ name, rate string }{
 		{"token", cfg.RateLimits.Token}, {"token_per_ip", cfg.RateLimits.TokenPerIP}, {"failed_auth", cfg.RateLimits.FailedAuth},
+		{"login", cfg.RateLimits.Login},
 	} {
 		if r.rate == "" {
 			continue
@@ -235,6 +255,52 @@ func (cfg *fileConfig) check() error {
 			return fmt.Errorf("%s.%w", field, err)
 		}
 	}
+	return cfg.checkUsers()
+}
+
+// checkUsers validates the demo's users, which no storage type checks.
+func (cfg *fileConfig) checkUsers() error {
+	names := map[string]bool{}
+	for i, u := range cfg.Users {
+		field := fmt.Sprintf("users[%d]", i)
+		switch {
+		case u.Username == "":
+			return fmt.Errorf("%s.username: is required", field)
+		case printable.Problem(u.Username) != "" || printable.HasSpace(u.Username):
+			return fmt.Errorf("%s.username: %q holds whitespace or control characters", field, u.Username)
+		case names[u.Username]:
+			return fmt.Errorf("%s.username: %q is used twice", field, u.Username)
+		case u.Password != "" && u.PasswordHash != "":
+			return fmt.Errorf("%s.password_hash: give password or password_hash, not both", field)
+		case u.Password == "" && u.PasswordHash == "":
+			return fmt.Errorf("%s.password: a user needs password or password_hash", field)
+		case printable.Problem(u.Password) != "":
+			// The login form would never deliver such a password intact.
+			return fmt.Errorf("%s.password: %s", field, printable.Problem(u.Password))
+		}
+		names[u.Username] = true
+		if u.PasswordHash != "" {
+			if err := secret.CheckFormat(u.PasswordHash); err != nil {
+				return fmt.Errorf("%s.password_hash: %v", field, err)
+			}
+		}
+		// Caught here rather than as a server_error on the user's first token.
+		for _, name := range slices.Sorted(maps.Keys(u.Claims)) {
+			if accesstoken.Reserved[name] {
+				return fmt.Errorf("%s.claims.%s: tollgate sets this claim itself", field, name)
+			}
+			if _, err := json.Marshal(u.Claims[name]); err != nil {
+				return fmt.Errorf("%s.claims.%s: not representable in JSON (%v)", field, name, err)
+			}
+		}
+	}
+	// Without a user nobody can sign in, and the authorization endpoint is
+	// only served when someone can.
+	for i, c := range cfg.Clients {
+		if len(cfg.Users) == 0 && slices.Contains(c.GrantTypes, storage.GrantAuthorizationCode) {
+			return fmt.Errorf("users: clients[%d] uses authorization_code, so at least one user is needed to sign in", i)
+		}
+	}
 	return nil
 }
 
@@ -245,6 +311,7 @@ func (c clientConfig) record(hash string) *storage.Client {
 		ID: c.ID, SecretHash: c.SecretHash, Public: c.Public, GrantTypes: c.GrantTypes,
 		Scopes: c.Scopes, DefaultScopes: c.DefaultScopes, RequireScope: c.RequireScope,
 		Audiences: c.Audiences, AccessTokenTTL: time.Duration(c.AccessTokenTTL),
+		RedirectURIs: c.RedirectURIs, RefreshTokenTTL: time.Duration(c.RefreshTokenTTL),
 	}
 	if c.Secret != "" {
 		rec.SecretHash = hash

@@ -94,6 +94,16 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
     scopes: [read, "market:id:*"]
     audiences: [https://api.example.com]
 `
+	const user = `
+  - username: alice
+    password: alice-password
+`
+	const codeClient = `
+  - id: spa
+    public: true
+    grant_types: [authorization_code, refresh_token]
+    audiences: [https://api.example.com]
+`
 	for _, tc := range []struct {
 		name, yaml string
 		args       []string
@@ -123,6 +133,24 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 		{"missing key file", head + "keys:\n  - kid: k1\n    file: nothere.pem\nclients:" + client, nil, "keys[0].file"},
 		{"key does not match alg", head + "keys:\n  - kid: k1\n    alg: RS256\n    file: ec.pem\nclients:" + client, nil, "keys[0].file"},
 		{"malformed YAML", head + "clients: [\n  - id: a\n", nil, "line "},
+		{"bad login rate", head + "rate_limits:\n  login: 10/M\nclients:" + client, nil, "rate_limits.login"},
+		{"bad redirect URI", head + "clients:" + client + "    redirect_uris: [\"http://app.example.com/cb\"]\n", nil, "clients[0].redirect_uris[0]"},
+		{"relative redirect URI", head + "users:" + user + "clients:" + codeClient + "    redirect_uris: [/cb]\n", nil, "clients[0].redirect_uris[0]"},
+		{"redirect URI with fragment", head + "clients:" + client + "    redirect_uris: [\"https://app.example.com/cb#x\"]\n", nil, "clients[0].redirect_uris[0]"},
+		{"code client without redirect URIs", head + "users:" + user + "clients:" + codeClient, nil, "clients[0].redirect_uris"},
+		{"code client without users", head + "clients:" + codeClient + "    redirect_uris: [\"https://app.example.com/cb\"]\n", nil, "users"},
+		{"bad refresh_token_ttl", head + "clients:" + client + "    refresh_token_ttl: soon\n", nil, "clients[0].refresh_token_ttl"},
+		{"unknown user field", head + "users:" + user + "    passwd: x\nclients:" + client, nil, "users[0].passwd"},
+		{"user without username", head + "users:\n  - password: x\nclients:" + client, nil, "users[0].username"},
+		{"username with a space", head + "users:\n  - username: a b\n    password: x\nclients:" + client, nil, "users[0].username"},
+		{"duplicate username", head + "users:" + user + user + "clients:" + client, nil, "users[1].username"},
+		{"user without password", head + "users:\n  - username: alice\nclients:" + client, nil, "users[0].password"},
+		{"password and hash", head + "users:" + user + "    password_hash: x\nclients:" + client, nil, "users[0].password_hash"},
+		{"bad password_hash", head + "users:\n  - username: alice\n    password_hash: nope\nclients:" + client, nil, "users[0].password_hash"},
+		{"password with a control character", head + "users:\n  - username: alice\n    password: \"a\\tb\"\nclients:" + client, nil, "users[0].password"},
+		{"reserved claim", head + "users:" + user + "    claims: {user_type: admin, sub: root}\nclients:" + client, nil, "users[0].claims.sub"},
+		{"claim not JSON", head + "users:" + user + "    claims: {tenant: {1: a}}\nclients:" + client, nil, "users[0].claims.tenant"},
+		{"claims not a map", head + "users:" + user + "    claims: [a]\nclients:" + client, nil, "users[0].claims"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -180,7 +208,11 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Clients) != 2 || cfg.Clients[0].ID != "integration" || !cfg.Clients[1].Public {
+	if len(cfg.Clients) != 3 || cfg.Clients[0].ID != "integration" || !cfg.Clients[1].Public ||
+		len(cfg.Clients[2].RedirectURIs) == 0 || cfg.Clients[2].RefreshTokenTTL == 0 {
 		t.Errorf("example config clients = %+v", cfg.Clients)
+	}
+	if len(cfg.Users) != 1 || cfg.Users[0].Claims == nil {
+		t.Errorf("example config users = %+v", cfg.Users)
 	}
 }

@@ -1,10 +1,11 @@
-// Command server is tollgate's demo authorization server: one binary, a
-// token endpoint, JWKS and metadata.
+// Command server is tollgate's demo authorization server: one binary, the
+// token, authorization, revocation and introspection endpoints, JWKS and
+// metadata, and a demo-only sign-in page for the users in its config.
 //
-//	go run ./examples/server                  # zero config: prints a demo client and a curl line
+//	go run ./examples/server                  # zero config: prints demo clients, a user and curl lines
 //	go run ./examples/server -config FILE     # from YAML (see the README)
 //	go run ./examples/server -listen :9090    # overrides the config's listen address
-//	go run ./examples/server hash-secret      # reads a secret on stdin, prints its secret_hash
+//	go run ./examples/server hash-secret      # reads a secret or password on stdin, prints its hash
 package main
 
 import (
@@ -24,17 +25,18 @@ import (
 	"syscall"
 	"time"
 
+	limitermemory "github.com/ulule/limiter/v3/drivers/store/memory"
+
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/clientip"
+	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/storage/memory"
 )
 
 const (
-	defaultListen   = "127.0.0.1:8080"
-	demoClientID    = "demo"
-	demoStorefront  = "demo-storefront"
-	demoAudience    = "https://api.example.com"
-	demoQAAudience  = "https://qa-api.example.com"
-	shutdownTimeout = 10 * time.Second
+	defaultListen    = "127.0.0.1:8080"
+	defaultLoginRate = "10-M" // failed sign-ins per IP
+	shutdownTimeout  = 10 * time.Second
 )
 
 func main() {
@@ -66,7 +68,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 
-	cfg, demoSecret, err := loadOrDefault(*configPath)
+	cfg, d, err := loadOrDefault(*configPath)
 	if err != nil {
 		return err
 	}
@@ -86,16 +88,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cfg.Issuer == "" {
 		cfg.Issuer = "http://" + issuerHost(cfg.Listen, ln.Addr())
 	}
+	if d != nil {
+		d.addUserFlow(cfg) // its redirect URI is on the issuer
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := buildServer(cfg, logger)
+	srv, err := buildServer(cfg, logger, d)
 	if err != nil {
 		return err
 	}
 
 	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "tollgate demo server on http://%s (issuer %s)\n", addr, cfg.Issuer)
-	if demoSecret != "" {
-		printDemo(stdout, cfg.Issuer, demoSecret)
+	if d != nil {
+		printDemo(stdout, d)
 	}
 	httpSrv := newHTTPServer(srv, logger)
 	errc := make(chan error, 1)
@@ -148,41 +153,19 @@ func issuerHost(listen string, bound net.Addr) string {
 }
 
 // loadOrDefault reads the config file, or builds the zero-config demo with
-// a freshly generated secret (returned so it can be printed once).
-func loadOrDefault(path string) (cfg *fileConfig, demoSecret string, err error) {
+// freshly generated secrets (returned so they can be printed once).
+func loadOrDefault(path string) (*fileConfig, *demo, error) {
 	if path == "" {
 		return demoConfig()
 	}
-	cfg, err = loadConfig(path)
-	return cfg, "", err
+	cfg, err := loadConfig(path)
+	return cfg, nil, err
 }
 
-func demoConfig() (*fileConfig, string, error) {
-	plain, hash, err := handler.GenerateClientSecret()
-	if err != nil {
-		return nil, "", err
-	}
-	return &fileConfig{
-		Keys: []keyConfig{{KID: "k1", Alg: "RS256"}},
-		Clients: []clientConfig{
-			{
-				ID: demoClientID, SecretHash: hash, GrantTypes: []string{"client_credentials"},
-				Scopes:        []string{"market:all", "market:id:*", "orders:read", "orders:write"},
-				DefaultScopes: []string{"market:all"},
-				Audiences:     []string{demoAudience, demoQAAudience}, AccessTokenTTL: duration(2 * time.Hour),
-			},
-			{
-				ID: demoStorefront, Public: true, GrantTypes: []string{"client_credentials"},
-				Scopes: []string{"market:id:*"}, RequireScope: true,
-				Audiences: []string{demoAudience}, AccessTokenTTL: duration(4 * time.Hour),
-			},
-		},
-	}, plain, nil
-}
-
-// buildServer turns the file config into a handler.Server over an
-// in-memory client store.
-func buildServer(cfg *fileConfig, logger *slog.Logger) (*handler.Server, error) {
+// buildServer turns the file config into the demo's routes: the sign-in
+// and callback pages, and the tollgate handler (over an in-memory store)
+// for everything else. d is the zero-config demo, or nil.
+func buildServer(cfg *fileConfig, logger *slog.Logger, d *demo) (http.Handler, error) {
 	signing, err := cfg.signingKeys()
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -205,9 +188,10 @@ func buildServer(cfg *fileConfig, logger *slog.Logger) (*handler.Server, error) 
 		pfx, _ := parsePrefix(p) // checked by loadConfig
 		proxies = append(proxies, pfx)
 	}
-	return handler.New(handler.Config{
+	hcfg := handler.Config{
 		Issuer:  cfg.Issuer,
 		Clients: store,
+		Tokens:  store,
 		Keys:    signing,
 		RateLimits: handler.RateLimits{
 			Token: cfg.RateLimits.Token, TokenPerIP: cfg.RateLimits.TokenPerIP, FailedAuth: cfg.RateLimits.FailedAuth,
@@ -215,7 +199,47 @@ func buildServer(cfg *fileConfig, logger *slog.Logger) (*handler.Server, error) 
 		TrustedProxies:  proxies,
 		ScopesSupported: scopesSupported(cfg.Clients),
 		Logger:          logger,
-	})
+	}
+	mux := http.NewServeMux()
+	// Users enable the authorization endpoint: without them nobody could
+	// sign in (check refuses authorization_code clients then).
+	if len(cfg.Users) > 0 {
+		login, err := newLoginPage(cfg, proxies, logger)
+		if err != nil {
+			return nil, err
+		}
+		hcfg.Login = login.hook
+		hcfg.Claims = login.users.claims
+		mux.HandleFunc("GET "+loginPath, login.serveForm)
+		mux.HandleFunc("POST "+loginPath, login.serveLogin)
+	}
+	mux.Handle("GET "+callbackPath, callbackPage{demo: d, log: logger})
+	srv, err := handler.New(hcfg)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", srv)
+	return mux, nil
+}
+
+func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, logger *slog.Logger) (*loginPage, error) {
+	u, err := newUsers(cfg.Users)
+	if err != nil {
+		return nil, err
+	}
+	rate := cfg.RateLimits.Login
+	if rate == "" {
+		rate = defaultLoginRate
+	}
+	failed, err := ratelimit.New(limitermemory.NewStore(), rate, "login:failed:")
+	if err != nil {
+		return nil, fmt.Errorf("config: rate_limits.login: %w", err)
+	}
+	s, err := newSigner(strings.HasPrefix(cfg.Issuer, "https:"), time.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &loginPage{users: u, signer: s, failed: failed, ips: clientip.Resolver{Trusted: proxies}, log: logger}, nil
 }
 
 // scopesSupported publishes the concrete scopes the clients can get;
@@ -234,23 +258,9 @@ func scopesSupported(clients []clientConfig) []string {
 	return out
 }
 
-func printDemo(w io.Writer, issuer, secret string) {
-	fmt.Fprintf(w, `
-demo confidential client
-  client_id:     %[2]s
-  client_secret: %[3]s   (printed once; generated at start)
-demo public client (no secret, must name a market scope)
-  client_id:     %[4]s
-
-get a token:
-  curl -s -u %[2]s:%[3]s -d grant_type=client_credentials %[1]s/oauth/token
-  curl -s -H 'Content-Type: application/json' -d '{"grant_type":"client_credentials","client_id":"%[4]s","scope":"market:id:xYZkjABcde"}' %[1]s/oauth/token
-
-`, issuer, demoClientID, secret, demoStorefront)
-}
-
-// hashSecret prints the secret_hash for a secret read from stdin (one
-// line), so config files need not hold plain secrets.
+// hashSecret prints the secret_hash (or a user's password_hash) for a
+// secret read from stdin (one line), so config files need not hold plain
+// secrets.
 func hashSecret(stdin io.Reader, stdout io.Writer) error {
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
