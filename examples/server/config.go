@@ -30,8 +30,11 @@ import (
 
 // fileConfig is the YAML schema of the demo server (see README).
 type fileConfig struct {
-	Listen         string         `yaml:"listen"`
-	Issuer         string         `yaml:"issuer"`
+	Listen string `yaml:"listen"`
+	Issuer string `yaml:"issuer"`
+	// Storage is memory, sqlite:PATH or a postgres:// URL. Default
+	// sqlite:tollgate.db.
+	Storage        string         `yaml:"storage"`
 	Keys           []keyConfig    `yaml:"keys"`
 	RateLimits     rateConfig     `yaml:"rate_limits"`
 	TrustedProxies []string       `yaml:"trusted_proxies"`
@@ -52,6 +55,12 @@ type rateConfig struct {
 	TokenPerIP string `yaml:"token_per_ip"`
 	FailedAuth string `yaml:"failed_auth"`
 	Login      string `yaml:"login"` // failed sign-ins at /login, per IP
+	// Store holds the counters: memory (default) or a redis:// URL, shared
+	// by every instance that names it.
+	Store string `yaml:"store"`
+	// OnStoreError is what a failing store means: open (default: allow,
+	// log a warning) or closed (503).
+	OnStoreError string `yaml:"on_store_error"`
 }
 
 type clientConfig struct {
@@ -213,6 +222,19 @@ func (cfg *fileConfig) check() error {
 			return fmt.Errorf("%s.alg: unknown algorithm %q (want RS256, ES256 or EdDSA)", field, k.Alg)
 		}
 		kids[k.KID] = true
+	}
+	if err := checkStorage(cfg.Storage); err != nil {
+		return fmt.Errorf("storage: %v", err)
+	}
+	switch rs := cfg.RateLimits.Store; {
+	case rs == "", rs == "memory", strings.HasPrefix(rs, "redis://"), strings.HasPrefix(rs, "rediss://"):
+	default:
+		return fmt.Errorf("rate_limits.store: %q: want memory or a redis:// URL", rs)
+	}
+	switch cfg.RateLimits.OnStoreError {
+	case "", "open", "closed":
+	default:
+		return fmt.Errorf("rate_limits.on_store_error: %q: want open or closed", cfg.RateLimits.OnStoreError)
 	}
 	for _, r := range []struct{ name, rate string }{
 		{"token", cfg.RateLimits.Token}, {"token_per_ip", cfg.RateLimits.TokenPerIP}, {"failed_auth", cfg.RateLimits.FailedAuth},

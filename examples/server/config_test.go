@@ -163,7 +163,7 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			var stdout strings.Builder
-			err := run(ctx, append([]string{"-config", path}, tc.args...), nil, &stdout, t.Output(), nil)
+			err := run(ctx, withMemory(append([]string{"-config", path}, tc.args...)), nil, &stdout, t.Output(), nil)
 			switch {
 			case err == nil:
 				t.Fatalf("run accepted the config")

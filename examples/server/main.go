@@ -6,6 +6,7 @@
 //	go run ./examples/server -config FILE     # from YAML (see the README)
 //	go run ./examples/server -listen :9090    # overrides the config's listen address
 //	go run ./examples/server hash-secret      # reads a secret or password on stdin, prints its hash
+//	go run ./examples/server clients list     # client management: list, add, rotate-secret, delete
 package main
 
 import (
@@ -19,18 +20,20 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/ulule/limiter/v3"
 	limitermemory "github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/tollgate-oauth/tollgate/handler"
 	"github.com/tollgate-oauth/tollgate/internal/clientip"
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
-	"github.com/tollgate-oauth/tollgate/storage/memory"
+	"github.com/tollgate-oauth/tollgate/storage"
 )
 
 const (
@@ -54,9 +57,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "hash-secret" {
 		return hashSecret(stdin, stdout)
 	}
+	if len(args) > 0 && args[0] == "clients" {
+		return runClients(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config `file` (default: built-in demo config)")
+	storageFlag := fs.String("storage", "", "memory, sqlite:PATH or postgres://…, overriding the config (default "+defaultStorage+")")
 	listen := fs.String("listen", "", "`host:port` to listen on, overriding the config (default "+defaultListen+")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -75,6 +82,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
+	if *storageFlag != "" {
+		cfg.Storage = *storageFlag
+	}
+	if cfg.Storage == "" {
+		cfg.Storage = defaultStorage
+	}
+	if err := checkStorage(cfg.Storage); err != nil {
+		return fmt.Errorf("storage: %v", err)
+	}
+	store, closeStore, err := openStorage(ctx, cfg.Storage)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	if cfg.Listen == "" {
 		cfg.Listen = defaultListen
 	}
@@ -92,13 +113,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		d.addUserFlow(cfg) // its redirect URI is on the issuer
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := buildServer(cfg, logger, d)
+	srv, err := buildServer(ctx, cfg, logger, d, store)
 	if err != nil {
 		return err
 	}
 
 	addr := ln.Addr().String()
-	fmt.Fprintf(stdout, "tollgate demo server on http://%s (issuer %s)\n", addr, cfg.Issuer)
+	fmt.Fprintf(stdout, "tollgate demo server on http://%s (issuer %s, storage %s)\n", addr, cfg.Issuer, redactStorage(cfg.Storage))
 	if d != nil {
 		printDemo(stdout, d)
 	}
@@ -165,23 +186,28 @@ func loadOrDefault(path string) (*fileConfig, *demo, error) {
 // buildServer turns the file config into the demo's routes: the sign-in
 // and callback pages, and the tollgate handler (over an in-memory store)
 // for everything else. d is the zero-config demo, or nil.
-func buildServer(cfg *fileConfig, logger *slog.Logger, d *demo) (http.Handler, error) {
+func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store) (http.Handler, error) {
 	signing, err := cfg.signingKeys()
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	store := memory.New()
-	ctx := context.Background()
-	for i, c := range cfg.Clients {
-		hash := ""
-		if c.Secret != "" {
-			if hash, err = handler.HashClientSecret(c.Secret); err != nil {
-				return nil, fmt.Errorf("config: clients[%d].secret: %w", i, err)
-			}
-		}
-		if err := store.CreateClient(ctx, c.record(hash)); err != nil {
-			return nil, fmt.Errorf("config: clients[%d].%w", i, err)
-		}
+	if signing, err = persistedKeys(ctx, store, signing); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	createOnly := map[string]bool{}
+	if d != nil {
+		createOnly[demoClientID] = true
+	}
+	created, err := syncClients(ctx, store, cfg, createOnly)
+	if err != nil {
+		return nil, err
+	}
+	if d != nil && !created[demoClientID] {
+		d.secret = "" // set when the database was made; not known any more
+	}
+	limitStore, err := rateLimitStore(cfg.RateLimits)
+	if err != nil {
+		return nil, err
 	}
 	var proxies []netip.Prefix
 	for _, p := range cfg.TrustedProxies {
@@ -195,6 +221,7 @@ func buildServer(cfg *fileConfig, logger *slog.Logger, d *demo) (http.Handler, e
 		Keys:    signing,
 		RateLimits: handler.RateLimits{
 			Token: cfg.RateLimits.Token, TokenPerIP: cfg.RateLimits.TokenPerIP, FailedAuth: cfg.RateLimits.FailedAuth,
+			Store: limitStore, FailClosed: cfg.RateLimits.OnStoreError == "closed",
 		},
 		TrustedProxies:  proxies,
 		ScopesSupported: scopesSupported(cfg.Clients),
@@ -276,4 +303,28 @@ func hashSecret(stdin io.Reader, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, hash)
 	return nil
+}
+
+// rateLimitStore is the counter store the config names: nil (the
+// handler's in-process default) or Redis, shared by every instance.
+func rateLimitStore(rc rateConfig) (limiter.Store, error) {
+	if rc.Store == "" || rc.Store == "memory" {
+		return nil, nil
+	}
+	s, err := ratelimit.RedisStore(rc.Store, "tollgate")
+	if err != nil {
+		return nil, fmt.Errorf("config: rate_limits.store: %w", err)
+	}
+	return s, nil
+}
+
+// redactStorage hides a password in a storage URL for the startup line.
+func redactStorage(spec string) string {
+	if u, err := url.Parse(spec); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "***")
+			return u.String()
+		}
+	}
+	return spec
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,9 @@ func start(t *testing.T, stdin io.Reader, args ...string) *server {
 	var stdout bytes.Buffer
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, args, stdin, &stdout, t.Output(), func(addr string) { ready <- addr }) }()
+	go func() {
+		errc <- run(ctx, withMemory(args), stdin, &stdout, t.Output(), func(addr string) { ready <- addr })
+	}()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -459,4 +462,13 @@ func TestHTTPLimits(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("24 KiB header: %s, want 431", resp.Status)
 	}
+}
+
+// withMemory adds -storage memory unless args name a storage: tests run in
+// parallel and must not share the default SQLite file.
+func withMemory(args []string) []string {
+	if slices.Contains(args, "-storage") {
+		return args
+	}
+	return append([]string{"-storage", "memory"}, args...)
 }

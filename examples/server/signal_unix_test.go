@@ -22,7 +22,7 @@ func TestSIGTERMShutsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "TOLLGATE_RUN_MAIN=-listen 127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "TOLLGATE_RUN_MAIN=-storage memory -listen 127.0.0.1:0")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/storage"
+)
+
+const clientsUsage = `usage: server clients <command> [flags]
+  list                     list the clients in the storage
+  add -id ID [flags]       add a client; prints its generated secret once
+  rotate-secret ID         give a confidential client a new secret; prints it once
+  delete ID                delete a client
+every command takes -storage (memory is refused) or -config FILE`
+
+// runClients is "server clients …": client management against the
+// configured storage, without editing YAML. Generated secrets are printed
+// once and stored only as hashes.
+func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(clientsUsage)
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("clients "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML config `file` whose storage to use")
+	storageFlag := fs.String("storage", "", "sqlite:PATH or postgres://… (default "+defaultStorage+")")
+	var c storage.Client
+	var grants, scopes, defaults, auds, redirects csv
+	var atTTL, rtTTL time.Duration
+	if cmd == "add" {
+		fs.StringVar(&c.ID, "id", "", "client id (required)")
+		fs.BoolVar(&c.Public, "public", false, "public client: no secret")
+		fs.Var(&grants, "grant-types", "comma-separated grant types (default client_credentials)")
+		fs.Var(&scopes, "scopes", "comma-separated allowed scopes (\"*\" segments allowed)")
+		fs.Var(&defaults, "default-scopes", "comma-separated scopes granted when none is asked for")
+		fs.BoolVar(&c.RequireScope, "require-scope", false, "refuse requests that name no scope")
+		fs.Var(&auds, "audiences", "comma-separated audiences (required; the first is the default)")
+		fs.Var(&redirects, "redirect-uris", "comma-separated redirect URIs (authorization_code)")
+		fs.DurationVar(&atTTL, "access-token-ttl", 0, "access token lifetime (default: the server's)")
+		fs.DurationVar(&rtTTL, "refresh-token-ttl", 0, "refresh token lifetime (default: the server's)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	spec, err := adminStorage(*configPath, *storageFlag)
+	if err != nil {
+		return err
+	}
+	store, closeStore, err := openStorage(ctx, spec)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	switch cmd {
+	case "list":
+		return listClients(ctx, store, stdout)
+	case "add":
+		c.GrantTypes, c.Scopes, c.DefaultScopes, c.Audiences, c.RedirectURIs = grants, scopes, defaults, auds, redirects
+		if len(c.GrantTypes) == 0 {
+			c.GrantTypes = []string{storage.GrantClientCredentials}
+		}
+		c.AccessTokenTTL, c.RefreshTokenTTL = atTTL, rtTTL
+		secret := ""
+		if !c.Public {
+			if secret, c.SecretHash, err = handler.GenerateClientSecret(); err != nil {
+				return err
+			}
+		}
+		if err := store.CreateClient(ctx, &c); err != nil {
+			return fmt.Errorf("clients add: %w", err)
+		}
+		fmt.Fprintf(stdout, "added client %s\n", c.ID)
+		if secret != "" {
+			fmt.Fprintf(stdout, "client_secret: %s\n(printed once: only its hash is stored)\n", secret)
+		}
+		return nil
+	case "rotate-secret", "delete":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("usage: server clients %s ID", cmd)
+		}
+		id := fs.Arg(0)
+		if cmd == "delete" {
+			if err := store.DeleteClient(ctx, id); err != nil {
+				return fmt.Errorf("clients delete: %w", err)
+			}
+			fmt.Fprintf(stdout, "deleted client %s\n", id)
+			return nil
+		}
+		return rotateSecret(ctx, store, id, stdout)
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, clientsUsage)
+}
+
+func rotateSecret(ctx context.Context, store storage.ClientStore, id string, stdout io.Writer) error {
+	c, err := store.GetClient(ctx, id)
+	if err != nil {
+		return fmt.Errorf("clients rotate-secret: %w", err)
+	}
+	if c.Public {
+		return fmt.Errorf("clients rotate-secret: %s is a public client: it has no secret", id)
+	}
+	secret, hash, err := handler.GenerateClientSecret()
+	if err != nil {
+		return err
+	}
+	upd := c.Clone()
+	upd.SecretHash = hash
+	if err := store.UpdateClient(ctx, upd); err != nil {
+		return fmt.Errorf("clients rotate-secret: %w", err)
+	}
+	fmt.Fprintf(stdout, "client_secret: %s\n(printed once; the old secret no longer works)\n", secret)
+	return nil
+}
+
+func listClients(ctx context.Context, store storage.ClientStore, stdout io.Writer) error {
+	list, err := store.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("clients list: %w", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tGRANT TYPES\tSCOPES\tAUDIENCES")
+	for _, c := range list {
+		kind := "confidential"
+		if c.Public {
+			kind = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","),
+			strings.Join(c.Scopes, ","), strings.Join(c.Audiences, ","))
+	}
+	return tw.Flush()
+}
+
+// adminStorage is the storage the admin commands work on: the flag, else
+// the config's, else the default; never memory, which would hold nothing.
+func adminStorage(configPath, flagValue string) (string, error) {
+	spec := flagValue
+	if spec == "" && configPath != "" {
+		cfg, err := loadConfig(configPath)
+		if err != nil {
+			return "", err
+		}
+		spec = cfg.Storage
+	}
+	if spec == "" {
+		spec = defaultStorage
+	}
+	if spec == "memory" {
+		return "", errors.New("clients: the storage is memory, which keeps nothing between runs: name sqlite:PATH or postgres://…")
+	}
+	return spec, checkStorage(spec)
+}
+
+// csv is a flag holding a comma-separated list.
+type csv []string
+
+func (c *csv) String() string { return strings.Join(*c, ",") }
+
+func (c *csv) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*c = append(*c, part)
+		}
+	}
+	return nil
+}
