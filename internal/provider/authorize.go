@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -29,24 +31,28 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 	w := issWriter{ResponseWriter: hw, iss: p.opts.Issuer}
 	ar, err := p.fosite.NewAuthorizeRequest(ctx, r)
 	if err != nil {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, err)
+		p.writeAuthorizeError(ctx, w, ar, err)
 		return
 	}
 	c := storageClient(ar.GetClient())
 	if c == nil || !c.HasGrantType(storage.GrantAuthorizationCode) {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrUnauthorizedClient.WithHint("This client may not use the authorization code grant."))
+		p.writeAuthorizeError(ctx, w, ar, fosite.ErrUnauthorizedClient.WithHint("This client may not use the authorization code grant."))
 		return
 	}
 	// Policy before login: a request that will fail never shows the user a
 	// login page.
 	scopes, e := policy.Scopes(c, ar.GetRequestedScopes())
 	if e != nil {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, toFosite(e))
+		p.writeAuthorizeError(ctx, w, ar, toFosite(e))
 		return
 	}
 	auds, e := policy.Audiences(c, ar.GetRequestedAudience())
 	if e != nil {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, toFosite(e))
+		p.writeAuthorizeError(ctx, w, ar, toFosite(e))
+		return
+	}
+	if e := p.checkPKCE(ar, c); e != nil {
+		p.writeAuthorizeError(ctx, w, ar, toFosite(e))
 		return
 	}
 	subject, ok := login(hw, r)
@@ -54,7 +60,7 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 		return
 	}
 	if subject == "" {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("No user was signed in."))
+		p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("No user was signed in."))
 		return
 	}
 	for _, s := range scopes {
@@ -65,7 +71,7 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 	}
 	resp, err := p.fosite.NewAuthorizeResponse(ctx, ar, &Session{Subject: subject})
 	if err != nil {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, err)
+		p.writeAuthorizeError(ctx, w, ar, err)
 		return
 	}
 	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
@@ -97,4 +103,50 @@ func (w issWriter) WriteHeader(code int) {
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// writeAuthorizeError writes an error the way fosite does (to the
+// redirect URI once it is validated, else directly), after two
+// corrections: the answer always goes in the query (the only mode offered;
+// a client that asked for another gets its error where it can read iss),
+// and errors fosite names outside RFC 6749 §4.1.2.1 become invalid_request.
+func (p *Provider) writeAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
+	if req, ok := ar.(*fosite.AuthorizeRequest); ok {
+		req.ResponseMode = fosite.ResponseModeQuery
+	}
+	if fe, ok := errors.AsType[*fosite.RFC6749Error](err); ok {
+		switch {
+		case fe.ErrorField == "invalid_state": // fosite's code for a state under 8 characters
+			e := *fe
+			e.ErrorField, e.CodeField = oautherr.CodeInvalidRequest, http.StatusBadRequest
+			err = &e
+		case fe.ErrorField == fosite.ErrUnsupportedResponseType.ErrorField && ar.GetRequestForm().Get("response_type") == "":
+			err = fosite.ErrInvalidRequest.WithHint("The response_type parameter is missing.")
+		}
+	}
+	p.fosite.WriteAuthorizeError(ctx, w, ar, err)
+}
+
+// checkPKCE applies fosite's PKCE rules before the user is asked to sign
+// in (fosite's own check runs when the code is issued, after login): a
+// request that will be refused never shows a login page.
+func (p *Provider) checkPKCE(ar fosite.AuthorizeRequester, c *storage.Client) *oautherr.Error {
+	challenge := ar.GetRequestForm().Get("code_challenge")
+	method := ar.GetRequestForm().Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		return oautherr.InvalidRequest("code_challenge_method was sent without code_challenge")
+	case challenge == "" && (c.Public || !p.opts.PKCEOptional):
+		return oautherr.InvalidRequest("PKCE is required: send code_challenge and code_challenge_method=S256")
+	case challenge == "":
+		return nil
+	case method == "S256":
+		return nil
+	case method == "plain" || method == "":
+		if !p.opts.PKCEPlain {
+			return oautherr.InvalidRequest("code_challenge_method must be S256; plain is not allowed")
+		}
+		return nil
+	}
+	return oautherr.InvalidRequest("code_challenge_method %s is not supported; use S256", oautherr.Quote(method))
 }

@@ -16,17 +16,25 @@ type fositeJWKS = jose.JSONWebKeySet
 // client presents a storage.Client to fosite.
 type client struct{ c *storage.Client }
 
-var _ fosite.Client = client{}
+var (
+	_ fosite.Client             = client{}
+	_ fosite.ResponseModeClient = client{}
+)
 
 func (c client) GetID() string                   { return c.c.ID }
 func (c client) GetHashedSecret() []byte         { return []byte(c.c.SecretHash) }
 func (c client) GetRedirectURIs() []string       { return c.c.RedirectURIs }
 func (c client) GetGrantTypes() fosite.Arguments { return c.c.GrantTypes }
-func (c client) GetResponseTypes() fosite.Arguments {
-	if c.c.HasGrantType(storage.GrantAuthorizationCode) {
-		return fosite.Arguments{"code"}
-	}
-	return nil
+
+// GetResponseTypes is always "code": whether the client may use the
+// authorization code grant is tollgate's check, with tollgate's error
+// (unauthorized_client), not fosite's (unsupported_response_type).
+func (c client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
+
+// GetResponseModes makes fosite accept response_mode=query, the only mode
+// offered: every answer's parameters, iss included, are in the query.
+func (c client) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeQuery}
 }
 func (c client) GetScopes() fosite.Arguments   { return c.c.Scopes }
 func (c client) IsPublic() bool                { return c.c.Public }

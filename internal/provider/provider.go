@@ -177,6 +177,9 @@ func (p *Provider) GrantTypes() []string {
 // Token issues a token for an authenticated client. The error is an
 // *oautherr.Error, or an *Internal for the server's own failures.
 func (p *Provider) Token(ctx context.Context, r *http.Request, req *tokenrequest.Request, client *storage.Client) (*Response, error) {
+	if req.GrantType == storage.GrantAuthorizationCode && req.Get("code") == "" {
+		return nil, oautherr.InvalidRequest("the code parameter is missing")
+	}
 	ctx = withClient(ctx, client)
 	// fosite reads r.PostForm; hand it the normalised parameters so it never
 	// parses the (already consumed) body itself.
@@ -227,7 +230,9 @@ func protocolError(err error) error {
 	if oe, ok := errors.AsType[*oautherr.Error](err); ok {
 		return oe
 	}
-	if errors.Is(err, storage.ErrAlreadyUsed) {
+	if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		// A lost race or a replay: either way the grant's tokens are revoked
+		// by now (see fositeStore).
 		return oautherr.InvalidGrant("the authorization code or refresh token was already used")
 	}
 	if ie, ok := errors.AsType[*Internal](err); ok {
