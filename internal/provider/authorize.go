@@ -114,6 +114,10 @@ func (p *Provider) writeAuthorizeError(ctx context.Context, w http.ResponseWrite
 	if req, ok := ar.(*fosite.AuthorizeRequest); ok {
 		req.ResponseMode = fosite.ResponseModeQuery
 	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		// fosite would say invalid_client ("does not exist") or server_error.
+		err = fosite.ErrTemporarilyUnavailable.WithHint("The authorization server cannot reach its storage; retry later.")
+	}
 	if fe, ok := errors.AsType[*fosite.RFC6749Error](err); ok {
 		switch {
 		case fe.ErrorField == "invalid_state": // fosite's code for a state under 8 characters

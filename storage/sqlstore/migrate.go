@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -47,15 +50,6 @@ func migrations() ([]migration, error) {
 	return out, nil
 }
 
-// latestVersion is the schema version this binary knows.
-func latestVersion() int {
-	ms, _ := migrations()
-	if len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
-}
-
 // migrate brings the schema to the latest version. Two instances starting
 // at once are safe: on PostgreSQL a transaction-scoped advisory lock
 // serialises them, on SQLite the write transaction (BEGIN IMMEDIATE) does;
@@ -69,6 +63,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	defer cancel()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
+		if s.d == sqlite && notADatabase(err) {
+			return fmt.Errorf("not a usable SQLite database (corrupt or another format?): %w", err)
+		}
 		return fmt.Errorf("connecting: %w", err)
 	}
 	defer conn.Close()
@@ -76,6 +73,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	if s.d == sqlite {
+		if err := setWAL(ctx, conn); err != nil {
+			return err
+		}
 		// database/sql's BeginTx cannot say IMMEDIATE; take the write lock
 		// by hand on this one connection.
 		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
@@ -192,4 +192,34 @@ func statements(script string) []string {
 		}
 	}
 	return out
+}
+
+// setWAL switches the file to WAL mode, once, here rather than in every
+// connection's DSN (the mode is kept in the file). The switch needs the
+// file to itself for a moment, and SQLite answers SQLITE_BUSY at once,
+// without its busy handler, while another connection holds a write lock
+// (another instance starting at the same time): retry until ctx ends.
+func setWAL(ctx context.Context, conn *sql.Conn) error {
+	for {
+		var mode string
+		err := conn.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		if e, ok := errors.AsType[*msqlite.Error](err); !ok || e.Code()&0xff != sqlite3.SQLITE_BUSY {
+			if err != nil {
+				return fmt.Errorf("setting WAL mode: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("setting WAL mode: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// notADatabase reports SQLite's "file is not a database" and "database
+// disk image is malformed".
+func notADatabase(err error) bool {
+	e, ok := errors.AsType[*msqlite.Error](err)
+	return ok && (e.Code()&0xff == sqlite3.SQLITE_NOTADB || e.Code()&0xff == sqlite3.SQLITE_CORRUPT)
 }

@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -91,7 +92,7 @@ func openSQLite(path string) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("empty path")
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +118,12 @@ func fail(what string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w: %v", what, storage.ErrUnavailable, err)
 }
 
-// redact hides a password in a DSN for error messages.
+var passwordParam = regexp.MustCompile(`(?i)(password=)[^&\s]*`)
+
+// redact hides a password in a DSN for error messages: the user-info
+// password of a URL, and a password= parameter or keyword.
 func redact(dsn string) string {
+	dsn = passwordParam.ReplaceAllString(dsn, "${1}***")
 	if i := strings.Index(dsn, "://"); i >= 0 {
 		if at := strings.LastIndex(dsn, "@"); at > i {
 			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
