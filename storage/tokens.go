@@ -97,9 +97,11 @@ type RefreshTokenStore interface {
 	// GetRefreshToken returns the token, active or not; ErrNotFound if
 	// unknown.
 	GetRefreshToken(ctx context.Context, signature string) (*RefreshToken, error)
-	// RotateRefreshToken deactivates an active token, atomically:
-	// ErrAlreadyUsed if it was not active, ErrNotFound if unknown.
-	RotateRefreshToken(ctx context.Context, signature string) error
+	// RotateRefreshToken deactivates an active token and, if next is not
+	// nil, stores next, as one atomic step (one transaction: a rotation
+	// costs one commit). ErrAlreadyUsed if the token was not active,
+	// ErrNotFound if unknown; next is not stored then.
+	RotateRefreshToken(ctx context.Context, signature string, next *RefreshToken) error
 }
 
 // RevocationStore keeps what has been revoked, each entry only until the

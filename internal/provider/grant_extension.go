@@ -128,9 +128,12 @@ func (h *extensionGrant) PopulateTokenEndpointResponse(ctx context.Context, ar f
 	if err != nil {
 		return &Internal{Err: err}
 	}
-	refresh, err := h.p.issueRefreshToken(ctx, ar, g, jti)
+	refresh, rec, err := h.p.newRefreshToken(ar, g, jti)
 	if err != nil {
 		return err
+	}
+	if err := tokens.CreateRefreshToken(ctx, rec); err != nil {
+		return storageFailure(err)
 	}
 	resp.SetExtra("refresh_token", refresh)
 	return nil

@@ -77,6 +77,7 @@ func (h *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 	if err := json.Unmarshal(rt.Grant.Session, sess); err != nil {
 		return &Internal{Err: err}
 	}
+	sess.grant = rt.Grant
 	ar.SetID(rt.Grant.ID)
 	ar.SetRequestedScopes(rt.Grant.RequestedScopes)
 	for _, s := range scopes {
@@ -112,28 +113,30 @@ func (h *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
 		return fosite.ErrUnknownRequest
 	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok || sess.grant == nil {
+		return &Internal{Err: errors.New("refresh_token: the session lost its grant")}
+	}
 	tokens := h.p.opts.Tokens
-	old := hashToken(ar.GetRequestForm().Get("refresh_token"))
-	if err := tokens.RotateRefreshToken(ctx, old); err != nil {
-		if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
-			return oautherr.InvalidGrant("the refresh token was already used")
-		}
-		return storageFailure(err)
-	}
-	rt, err := tokens.GetRefreshToken(ctx, old)
-	if err != nil {
-		return storageFailure(err)
-	}
 	access, jti, err := h.p.mintAccessToken(ctx, storage.GrantRefreshToken, ar)
 	if err != nil {
 		return err
 	}
-	if err := tokens.RecordAccessToken(ctx, jti, ar.GetID(), ar.GetSession().GetExpiresAt(fosite.AccessToken)); err != nil {
+	// Noted before the rotation: if the rotation then fails, a note of a
+	// token never handed out is harmless.
+	if err := tokens.RecordAccessToken(ctx, jti, ar.GetID(), sess.GetExpiresAt(fosite.AccessToken)); err != nil {
 		return storageFailure(err)
 	}
-	refresh, err := h.p.issueRefreshToken(ctx, ar, rt.Grant, jti)
+	refresh, next, err := h.p.newRefreshToken(ar, sess.grant, jti)
 	if err != nil {
 		return err
+	}
+	old := hashToken(ar.GetRequestForm().Get("refresh_token"))
+	if err := tokens.RotateRefreshToken(ctx, old, next); err != nil {
+		if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
+			return oautherr.InvalidGrant("the refresh token was already used")
+		}
+		return storageFailure(err)
 	}
 	resp.SetAccessToken(access)
 	resp.SetTokenType("Bearer")
@@ -141,26 +144,23 @@ func (h *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	return nil
 }
 
-// issueRefreshToken creates a refresh token for grant g, valid for the
-// client's refresh lifetime from now.
-func (p *Provider) issueRefreshToken(ctx context.Context, ar fosite.AccessRequester, g *storage.Grant, jti string) (string, error) {
+// newRefreshToken makes a refresh token for grant g, valid for the
+// client's refresh lifetime from now, and the record to store for it.
+func (p *Provider) newRefreshToken(ar fosite.AccessRequester, g *storage.Grant, jti string) (string, *storage.RefreshToken, error) {
 	token, err := randomToken(p.opts.Rand, refreshPrefix)
 	if err != nil {
-		return "", &Internal{Err: err}
+		return "", nil, &Internal{Err: err}
 	}
 	c := storageClient(ar.GetClient())
 	exp := p.opts.Now().Add(p.refreshTokenTTL(c))
 	ar.GetSession().SetExpiresAt(fosite.RefreshToken, exp)
-	if g.Session, err = json.Marshal(ar.GetSession()); err != nil {
-		return "", &Internal{Err: err}
+	next := g.Clone()
+	if next.Session, err = json.Marshal(ar.GetSession()); err != nil {
+		return "", nil, &Internal{Err: err}
 	}
-	err = p.opts.Tokens.CreateRefreshToken(ctx, &storage.RefreshToken{
-		Signature: hashToken(token), Grant: g, AccessTokenID: jti, ExpiresAt: exp, Active: true,
-	})
-	if err != nil {
-		return "", storageFailure(err)
-	}
-	return token, nil
+	return token, &storage.RefreshToken{
+		Signature: hashToken(token), Grant: next, AccessTokenID: jti, ExpiresAt: exp, Active: true,
+	}, nil
 }
 
 func (h *refreshGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }

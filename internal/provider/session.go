@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/tollgate-oauth/tollgate/storage"
 )
 
 // Session is the fosite.Session of a tollgate grant: who it is for, when
@@ -20,6 +22,8 @@ type Session struct {
 	Claims map[string]any `json:"claims,omitempty"`
 	// issueRefresh asks an extension grant's response for a refresh token.
 	issueRefresh bool
+	// grant is the stored grant a refresh request continues, read once.
+	grant *storage.Grant
 }
 
 var _ fosite.Session = (*Session)(nil)

@@ -159,7 +159,7 @@ func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature s
 }
 
 func (s *fositeStore) RotateRefreshToken(ctx context.Context, _ string, signature string) error {
-	return s.tokens.RotateRefreshToken(ctx, signature)
+	return s.tokens.RotateRefreshToken(ctx, signature, nil)
 }
 
 // RevokeRefreshToken and RevokeAccessToken are fosite's way to revoke what

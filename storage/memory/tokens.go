@@ -133,7 +133,10 @@ func (s *Store) GetRefreshToken(_ context.Context, signature string) (*storage.R
 }
 
 // RotateRefreshToken implements storage.RefreshTokenStore.
-func (s *Store) RotateRefreshToken(_ context.Context, signature string) error {
+func (s *Store) RotateRefreshToken(_ context.Context, signature string, next *storage.RefreshToken) error {
+	if next != nil && (next.Signature == "" || next.Grant == nil) {
+		return fmt.Errorf("refresh token: %w", &storage.ValidationError{Field: "next", Reason: "a refresh token needs a signature and a grant"})
+	}
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -143,6 +146,12 @@ func (s *Store) RotateRefreshToken(_ context.Context, signature string) error {
 		return fmt.Errorf("refresh token: %w", storage.ErrNotFound)
 	case !rt.Active:
 		return fmt.Errorf("refresh token: %w", storage.ErrAlreadyUsed)
+	}
+	if next != nil {
+		if _, dup := t.refresh[next.Signature]; dup {
+			return fmt.Errorf("refresh token: %w", storage.ErrAlreadyExists)
+		}
+		t.refresh[next.Signature] = cloneRefresh(next)
 	}
 	rt.Active = false
 	return nil

@@ -101,7 +101,7 @@ func faultOps() []faultOp {
 			return err
 		}},
 		{"RotateRefreshToken", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
-			return s.RotateRefreshToken(ctx, "refresh-"+k)
+			return s.RotateRefreshToken(ctx, "refresh-"+k, nil)
 		}},
 		{"RecordAccessToken", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
 			return s.RecordAccessToken(ctx, "jti-"+k, "family-"+k, exp)

@@ -90,7 +90,9 @@ func (s *Store) GetCode(ctx context.Context, signature string) (*storage.Authori
 // UseCode implements storage.CodeStore: one conditional UPDATE, so of
 // concurrent callers exactly one changes the row.
 func (s *Store) UseCode(ctx context.Context, signature string) error {
-	return s.compareAndSet(ctx, "code",
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	return s.compareAndSet(ctx, s.db, "code",
 		"UPDATE tollgate_codes SET used = ? WHERE signature = ? AND used = ?", true, signature, false,
 		"SELECT 1 FROM tollgate_codes WHERE signature = ?", signature)
 }
@@ -145,19 +147,53 @@ func (s *Store) GetRefreshToken(ctx context.Context, signature string) (*storage
 	return t, nil
 }
 
-// RotateRefreshToken implements storage.RefreshTokenStore, like UseCode.
-func (s *Store) RotateRefreshToken(ctx context.Context, signature string) error {
-	return s.compareAndSet(ctx, "refresh token",
+// RotateRefreshToken implements storage.RefreshTokenStore: the
+// conditional UPDATE and the INSERT of the next token in one transaction.
+func (s *Store) RotateRefreshToken(ctx context.Context, signature string, next *storage.RefreshToken) error {
+	var nextGrant string
+	if next != nil {
+		if err := checkRecord("refresh token", next.Signature, next.Grant); err != nil {
+			return err
+		}
+		var err error
+		if nextGrant, err = marshalGrant(next.Grant); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail("rotating a refresh token", err)
+	}
+	defer tx.Rollback()
+	err = s.compareAndSet(ctx, tx, "refresh token",
 		"UPDATE tollgate_refresh_tokens SET active = ? WHERE signature = ? AND active = ?", false, signature, true,
 		"SELECT 1 FROM tollgate_refresh_tokens WHERE signature = ?", signature)
+	if err != nil {
+		return err
+	}
+	if next != nil {
+		_, err = tx.ExecContext(ctx, s.d.q(`INSERT INTO tollgate_refresh_tokens
+			(signature, family, grant_data, access_token_id, expires_at, active) VALUES (?, ?, ?, ?, ?, ?)`),
+			next.Signature, next.Grant.ID, nextGrant, next.AccessTokenID, micros(next.ExpiresAt), next.Active)
+		if isDuplicate(err) {
+			return fmt.Errorf("refresh token: %w", storage.ErrAlreadyExists)
+		}
+		if err != nil {
+			return fail("storing the next refresh token", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail("rotating a refresh token", err)
+	}
+	return nil
 }
 
 // compareAndSet runs a conditional update; when it changes no row, exists
 // tells ErrAlreadyUsed from ErrNotFound.
-func (s *Store) compareAndSet(ctx context.Context, kind, update string, set any, key string, want any, exists string, existsKey string) error {
-	ctx, cancel := s.call(ctx)
-	defer cancel()
-	res, err := s.db.ExecContext(ctx, s.d.q(update), set, key, want)
+func (s *Store) compareAndSet(ctx context.Context, db execer, kind, update string, set any, key string, want any, exists string, existsKey string) error {
+	res, err := db.ExecContext(ctx, s.d.q(update), set, key, want)
 	if err != nil {
 		return fail("updating a "+kind, err)
 	}
@@ -169,7 +205,7 @@ func (s *Store) compareAndSet(ctx context.Context, kind, update string, set any,
 		return nil
 	}
 	var one int
-	err = s.db.QueryRowContext(ctx, s.d.q(exists), existsKey).Scan(&one)
+	err = db.QueryRowContext(ctx, s.d.q(exists), existsKey).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%s: %w", kind, storage.ErrNotFound)

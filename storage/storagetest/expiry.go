@@ -32,7 +32,7 @@ func testDeleteExpired(t *testing.T, s storage.Store) {
 	mustCreateRefresh(t, s, refreshToken("rt-at-now", fullGrant("g7", now), now))
 	mustCreateRefresh(t, s, refreshToken("rt-live", fullGrant("g8", now), future))
 	for _, sig := range []string{"rt-expired-rotated", "rt-live"} {
-		if err := s.RotateRefreshToken(ctx, sig); err != nil {
+		if err := s.RotateRefreshToken(ctx, sig, nil); err != nil {
 			t.Fatalf("RotateRefreshToken(%q): %v", sig, err)
 		}
 	}

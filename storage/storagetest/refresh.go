@@ -2,6 +2,8 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +47,7 @@ func testRefreshNotFound(t *testing.T, s storage.Store) {
 		if _, err := s.GetRefreshToken(ctx, sig); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("GetRefreshToken(%q): error = %v, want ErrNotFound", sig, err)
 		}
-		if err := s.RotateRefreshToken(ctx, sig); !errors.Is(err, storage.ErrNotFound) {
+		if err := s.RotateRefreshToken(ctx, sig, nil); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("RotateRefreshToken(%q): error = %v, want ErrNotFound", sig, err)
 		}
 	}
@@ -79,7 +81,7 @@ func testRefreshRotate(t *testing.T, s storage.Store) {
 	mustCreateRefresh(t, s, rt)
 	mustCreateRefresh(t, s, next)
 
-	if err := s.RotateRefreshToken(ctx, "old"); err != nil {
+	if err := s.RotateRefreshToken(ctx, "old", nil); err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
 	got, err := s.GetRefreshToken(ctx, "old")
@@ -90,7 +92,7 @@ func testRefreshRotate(t *testing.T, s storage.Store) {
 	inactive.Active = false
 	assertRefresh(t, "GetRefreshToken after RotateRefreshToken", got, &inactive)
 
-	if err := s.RotateRefreshToken(ctx, "old"); !errors.Is(err, storage.ErrAlreadyUsed) {
+	if err := s.RotateRefreshToken(ctx, "old", nil); !errors.Is(err, storage.ErrAlreadyUsed) {
 		t.Errorf("second RotateRefreshToken: error = %v, want ErrAlreadyUsed", err)
 	}
 	if got, err := s.GetRefreshToken(ctx, "old"); err != nil || got.Active {
@@ -115,7 +117,7 @@ func testRefreshCreatedInactive(t *testing.T, s storage.Store) {
 		t.Fatal(err)
 	}
 	assertRefresh(t, "GetRefreshToken of a token created inactive", got, rt)
-	if err := s.RotateRefreshToken(ctx, "inactive"); !errors.Is(err, storage.ErrAlreadyUsed) {
+	if err := s.RotateRefreshToken(ctx, "inactive", nil); !errors.Is(err, storage.ErrAlreadyUsed) {
 		t.Errorf("RotateRefreshToken of a token created inactive: error = %v, want ErrAlreadyUsed", err)
 	}
 }
@@ -124,7 +126,7 @@ func testRefreshRotateConcurrent(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	now := baseTime()
 	mustCreateRefresh(t, s, refreshToken("contended", fullGrant("g", now), now.Add(time.Hour)))
-	errs := race(concurrency, func() error { return s.RotateRefreshToken(ctx, "contended") })
+	errs := race(concurrency, func() error { return s.RotateRefreshToken(ctx, "contended", nil) })
 	assertOneWinner(t, "RotateRefreshToken", errs)
 	if got, err := s.GetRefreshToken(ctx, "contended"); err != nil || got.Active {
 		t.Errorf("GetRefreshToken after the race = %+v, %v; want the token, inactive", got, err)
@@ -166,4 +168,59 @@ func mustCreateRefresh(t *testing.T, s storage.Store, rt *storage.RefreshToken) 
 	if err := s.CreateRefreshToken(t.Context(), rt); err != nil {
 		t.Fatalf("CreateRefreshToken(%q): %v", rt.Signature, err)
 	}
+}
+
+// testRefreshRotateWithNext: the rotation stores the next token in the
+// same step; a rotation that loses (the token was used) stores nothing;
+// of concurrent rotations, each with its own next token, exactly one next
+// token exists afterwards.
+func testRefreshRotateWithNext(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	now := baseTime()
+	mustCreateRefresh(t, s, refreshToken("first", fullGrant("family", now), now.Add(time.Hour)))
+	next := refreshToken("second", fullGrant("family", now), now.Add(2*time.Hour))
+	if err := s.RotateRefreshToken(ctx, "first", next); err != nil {
+		t.Fatalf("RotateRefreshToken with next: %v", err)
+	}
+	got, err := s.GetRefreshToken(ctx, "second")
+	if err != nil {
+		t.Fatalf("the next token was not stored: %v", err)
+	}
+	assertRefresh(t, "next token", got, next)
+	late := refreshToken("third", fullGrant("family", now), now.Add(3*time.Hour))
+	if err := s.RotateRefreshToken(ctx, "first", late); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("rotating a used token: %v, want ErrAlreadyUsed", err)
+	}
+	if _, err := s.GetRefreshToken(ctx, "third"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a losing rotation stored its next token: %v", err)
+	}
+
+	mustCreateRefresh(t, s, refreshToken("contended-next", fullGrant("family-2", now), now.Add(time.Hour)))
+	var n atomicCounter
+	errs := race(concurrency, func() error {
+		sig := fmt.Sprintf("candidate-%d", n.next())
+		return s.RotateRefreshToken(ctx, "contended-next", refreshToken(sig, fullGrant("family-2", now), now.Add(time.Hour)))
+	})
+	assertOneWinner(t, "RotateRefreshToken with next", errs)
+	stored := 0
+	for i := range concurrency {
+		if _, err := s.GetRefreshToken(ctx, fmt.Sprintf("candidate-%d", i)); err == nil {
+			stored++
+		}
+	}
+	if stored != 1 {
+		t.Errorf("%d next tokens stored by %d concurrent rotations, want exactly 1", stored, concurrency)
+	}
+}
+
+type atomicCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCounter) next() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return c.n - 1
 }

@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RefreshDuplicate", testRefreshDuplicate},
 		{"RefreshRotate", testRefreshRotate},
 		{"RefreshCreatedInactive", testRefreshCreatedInactive},
+		{"RefreshRotateWithNext", testRefreshRotateWithNext},
 		{"RefreshRotateConcurrent", testRefreshRotateConcurrent},
 		{"RefreshIsolation", testRefreshIsolation},
 
