@@ -97,29 +97,31 @@ func (p *loginPage) serveLogin(w http.ResponseWriter, r *http.Request) {
 		p.badReturn(w)
 		return
 	}
+	// Each attempt counts as a failure before its password is checked, and
+	// is given back if it succeeds: counting after the check would let
+	// guesses sent in parallel all pass the budget.
 	ctx, ip := r.Context(), p.ips.Key(r)
-	lc, err := p.failed.Peek(ctx, ip)
+	lc, err := p.failed.Take(ctx, ip)
 	if err != nil {
 		p.log.Error("login: rate limit store", "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if ratelimit.Exceeded(lc) {
-		// Refused before any password is checked: past the budget, guesses
-		// are not even tried.
+	if lc.Reached {
+		_ = p.failed.Refund(ctx, ip) // the refusal itself costs nothing
 		w.Header().Set("Retry-After", strconv.FormatInt(max(lc.Reset-time.Now().Unix(), 1), 10))
 		p.form(w, http.StatusTooManyRequests, nonce, returnTo, "", "Too many failed sign-ins from your address. Wait a minute and try again.")
 		return
 	}
 	name := r.PostForm.Get("username")
 	if !p.users.authenticate(name, r.PostForm.Get("password")) {
-		if _, err := p.failed.Take(ctx, ip); err != nil {
-			p.log.Error("login: rate limit store", "err", err)
-		}
 		// The IP, never the username: people type passwords into it.
 		p.log.Warn("login: failed sign-in", "ip", ip)
 		p.form(w, http.StatusUnauthorized, nonce, returnTo, name, "Wrong username or password.")
 		return
+	}
+	if err := p.failed.Refund(ctx, ip); err != nil {
+		p.log.Error("login: rate limit store", "err", err)
 	}
 	p.signer.startSession(w, name)
 	p.log.Info("login: signed in", "user", name)
