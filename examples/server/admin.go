@@ -48,8 +48,30 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.DurationVar(&atTTL, "access-token-ttl", 0, "access token lifetime (default: the server's)")
 		fs.DurationVar(&rtTTL, "refresh-token-ttl", 0, "refresh token lifetime (default: the server's)")
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
+	// Flags may follow the id too ("rotate-secret ID -storage SPEC"): parse
+	// on after each positional argument. The command and its arguments are
+	// checked before any storage is opened (or created).
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+	switch cmd {
+	case "list", "add":
+		if len(pos) != 0 {
+			return fmt.Errorf("clients %s: unexpected argument %q", cmd, pos[0])
+		}
+	case "rotate-secret", "delete":
+		if len(pos) != 1 {
+			return fmt.Errorf("usage: server clients %s ID", cmd)
+		}
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, clientsUsage)
 	}
 	spec, err := adminStorage(*configPath, *storageFlag)
 	if err != nil {
@@ -85,10 +107,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return nil
 	case "rotate-secret", "delete":
-		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: server clients %s ID", cmd)
-		}
-		id := fs.Arg(0)
+		id := pos[0]
 		if cmd == "delete" {
 			if err := store.DeleteClient(ctx, id); err != nil {
 				return fmt.Errorf("clients delete: %w", err)

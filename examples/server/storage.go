@@ -69,6 +69,7 @@ func syncClients(ctx context.Context, store storage.ClientStore, cfg *fileConfig
 		case err == nil:
 			created[rec.ID] = true
 		case errors.Is(err, storage.ErrAlreadyExists) && createOnly[rec.ID]:
+			err = nil // it keeps the secret printed when the database was made
 		case errors.Is(err, storage.ErrAlreadyExists):
 			err = store.UpdateClient(ctx, rec)
 		}
@@ -100,7 +101,7 @@ func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handle
 		for attempt := 0; attempt < 2; attempt++ {
 			k, err := loadKey(ctx, store, sk.ID, kek)
 			if err != nil {
-				return nil, fmt.Errorf("keys[%d]: %w", i, err)
+				return nil, fmt.Errorf("keys[%d]: %w (the key-encryption key is read from %s)", i, err, kekEnv)
 			}
 			if k != nil {
 				if k.alg != sk.Algorithm {

@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		d = postgres
-		db, err = sql.Open("pgx", dsn)
+		db, err = sql.Open("pgx", withConnectTimeout(dsn))
 		if err == nil {
 			db.SetMaxOpenConns(20)
 			db.SetConnMaxIdleTime(5 * time.Minute)
@@ -80,10 +81,19 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s := &Store{db: db, d: d, timeout: opts.QueryTimeout}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlstore: %s: %w", redact(dsn), err)
+		return nil, oneLine{fmt.Errorf("sqlstore: %s: %w", redact(dsn), err)}
 	}
 	return s, nil
 }
+
+// oneLine keeps a driver's multi-line report (pgx lists each connection
+// attempt on its own line) to one line, for start-up errors and logs.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(e.err.Error(), "\n", "; ")), " ")
+}
+func (e oneLine) Unwrap() error { return e.err }
 
 // openSQLite opens path with WAL (readers never wait for the writer) and a
 // busy timeout (writers queue instead of failing). SQLite allows one writer
@@ -119,6 +129,20 @@ func fail(what string, err error) error {
 }
 
 var passwordParam = regexp.MustCompile(`(?i)(password=)[^&\s]*`)
+
+// withConnectTimeout bounds each connection attempt (pgx has no default):
+// a server that accepts TCP but never answers must not hold a caller for
+// longer than a query would.
+func withConnectTimeout(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Query().Has("connect_timeout") {
+		return dsn
+	}
+	q := u.Query()
+	q.Set("connect_timeout", "5")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
 
 // redact hides a password in a DSN for error messages: the user-info
 // password of a URL, and a password= parameter or keyword.
