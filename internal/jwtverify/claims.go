@@ -1,8 +1,10 @@
 package jwtverify
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"sync"
@@ -32,46 +34,111 @@ type Claims struct {
 	allErr  error
 }
 
-// wireClaims is the payload as sent. aud and scope have two shapes each:
-// aud a string or an array (RFC 7519), scope a space separated string (RFC
-// 9068) or, from some legacy issuers, an array. Both, and the dates, decode
-// straight from the token stream: no second parse, no allocation per date.
-type wireClaims struct {
-	Iss      string      `json:"iss"`
-	Sub      string      `json:"sub"`
-	ClientID string      `json:"client_id"`
-	Aud      stringList  `json:"aud"`
-	Scope    scopeList   `json:"scope"`
-	Exp      numericDate `json:"exp"`
-	Iat      numericDate `json:"iat"`
-	Nbf      numericDate `json:"nbf"`
-	Jti      string      `json:"jti"`
-}
-
+// decodeClaims reads the payload in one pass over its tokens, without
+// reflection: this runs for every first-seen token. aud and scope have two
+// shapes each (aud a string or an array, RFC 7519; scope a space separated
+// string, RFC 9068, or from some legacy issuers an array). The decoder
+// refuses duplicate member names and invalid UTF-8; unknown members are
+// skipped (and kept in payload for All and Decode).
 func decodeClaims(payload []byte) (*Claims, error) {
-	var w wireClaims
-	if err := json.Unmarshal(payload, &w); err != nil {
+	c := &Claims{payload: payload}
+	if err := walkObject(payload, func(d *jsontext.Decoder, name string) error {
+		switch name {
+		case "iss":
+			return readString(d, &c.Issuer)
+		case "sub":
+			return readString(d, &c.Subject)
+		case "client_id":
+			return readString(d, &c.ClientID)
+		case "jti":
+			return readString(d, &c.ID)
+		case "aud":
+			return readList(d, &c.Audience, false)
+		case "scope":
+			return readList(d, &c.Scopes, true)
+		case "exp":
+			return readDate(d, &c.Expiry)
+		case "iat":
+			return readDate(d, &c.IssuedAt)
+		case "nbf":
+			return readDate(d, &c.NotBefore)
+		}
+		return d.SkipValue()
+	}); err != nil {
 		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
 	}
-	return &Claims{
-		Issuer: w.Iss, Subject: w.Sub, ClientID: w.ClientID, ID: w.Jti, payload: payload,
-		Audience: w.Aud, Scopes: w.Scope,
-		Expiry: w.Exp.t, IssuedAt: w.Iat.t, NotBefore: w.Nbf.t,
-	}, nil
+	return c, nil
 }
 
-// stringList reads a string (one item) or an array of strings.
-type stringList []string
+var decoders = sync.Pool{New: func() any { return new(jsontext.Decoder) }}
 
-func (l *stringList) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	return readList(d, (*[]string)(l), false)
+// walkObject calls member for each member of the JSON object in data, with
+// the decoder positioned at the member's value, which member must consume.
+func walkObject(data []byte, member func(d *jsontext.Decoder, name string) error) error {
+	d := decoders.Get().(*jsontext.Decoder)
+	defer decoders.Put(d)
+	d.Reset(bytes.NewReader(data))
+	tok, err := d.ReadToken()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != '{' {
+		return errors.New("not a JSON object")
+	}
+	for d.PeekKind() != '}' {
+		tok, err := d.ReadToken()
+		if err != nil {
+			return err
+		}
+		if err := member(d, tok.String()); err != nil {
+			return err
+		}
+	}
+	if _, err := d.ReadToken(); err != nil { // '}'
+		return err
+	}
+	if _, err := d.ReadToken(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the JSON object")
+	}
+	return nil
 }
 
-// scopeList reads a space separated string or an array of strings.
-type scopeList []string
+func readString(d *jsontext.Decoder, out *string) error {
+	tok, err := d.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case '"':
+		*out = tok.String()
+	case 'n':
+	default:
+		return errors.New("want a string")
+	}
+	return nil
+}
 
-func (l *scopeList) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	return readList(d, (*[]string)(l), true)
+// readDate reads an RFC 7519 NumericDate: seconds, possibly fractional.
+func readDate(d *jsontext.Decoder, out *time.Time) error {
+	tok, err := d.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case 'n':
+		return nil
+	case '0':
+	default:
+		return errors.New("a date must be a number")
+	}
+	f, err := tok.Float()
+	// Bounded so a hostile value cannot overflow time arithmetic.
+	if err != nil || math.IsNaN(f) || f < 0 || f > 1e11 {
+		return errors.New("a date must be a number of seconds after 1970")
+	}
+	sec, frac := math.Modf(f)
+	*out = time.Unix(int64(sec), int64(frac*1e9))
+	return nil
 }
 
 func readList(d *jsontext.Decoder, out *[]string, split bool) error {
@@ -111,30 +178,6 @@ func readList(d *jsontext.Decoder, out *[]string, split bool) error {
 	default:
 		return errors.New("want a string or an array of strings")
 	}
-	return nil
-}
-
-// numericDate is an RFC 7519 NumericDate: seconds, possibly fractional.
-type numericDate struct{ t time.Time }
-
-func (n *numericDate) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	tok, err := d.ReadToken()
-	if err != nil {
-		return err
-	}
-	if tok.Kind() == 'n' {
-		return nil
-	}
-	if tok.Kind() != '0' {
-		return errors.New("a date must be a number")
-	}
-	f, err := tok.Float()
-	// Bounded so a hostile value cannot overflow time arithmetic.
-	if err != nil || math.IsNaN(f) || f < 0 || f > 1e11 {
-		return errors.New("a date must be a number of seconds after 1970")
-	}
-	sec, frac := math.Modf(f)
-	n.t = time.Unix(int64(sec), int64(frac*1e9))
 	return nil
 }
 

@@ -7,8 +7,9 @@
 // two parsers can never read one token two ways.
 //
 // Signatures are checked with the standard library's primitives
-// (signature.go); JSON is read by github.com/go-json-experiment/json (the
-// encoding/json/v2 prototype), which rejects duplicate names.
+// (signature.go); JSON is read with github.com/go-json-experiment/json's
+// token decoder (the encoding/json/v2 prototype), which refuses duplicate
+// names and invalid UTF-8.
 package jwtverify
 
 import (
@@ -20,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Asymmetric lists the algorithms a policy may allow. HMAC and "none" are
@@ -54,10 +55,8 @@ type Policy struct {
 
 // header is the protected JOSE header.
 type header struct {
-	Alg  string   `json:"alg"`
-	Kid  string   `json:"kid"`
-	Typ  string   `json:"typ"`
-	Crit []string `json:"crit"`
+	Alg, Kid, Typ string
+	Crit          []string
 }
 
 // Verify checks token against p with keys at time now and returns its
@@ -71,11 +70,11 @@ func Verify(ctx context.Context, token string, keys KeyFunc, p *Policy, now time
 	if first <= 0 || last == first || last == len(token)-1 || strings.IndexByte(token[first+1:last], '.') >= 0 {
 		return nil, fmt.Errorf("%w: not a compact JWS of three segments", ErrMalformed)
 	}
-	var h header
-	if err := decodeSegment(token[:first], &h); err != nil {
+	h, err := decodeHeader(token[:first])
+	if err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
-	if err := p.checkHeader(&h); err != nil {
+	if err := p.checkHeader(h); err != nil {
 		return nil, err
 	}
 	key, err := keys(ctx, h.Kid)
@@ -146,14 +145,27 @@ func (p *Policy) checkClaims(c *Claims, now time.Time) error {
 	return nil
 }
 
-// decodeSegment reads one base64url segment holding a JSON object. Padding
-// and non-zero trailing bits are refused: one token, one spelling.
-func decodeSegment(seg string, v any) error {
+// decodeHeader reads the protected header, like decodeClaims.
+func decodeHeader(seg string) (*header, error) {
 	raw, err := decodeBase64(seg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return json.Unmarshal(raw, v)
+	h := &header{}
+	err = walkObject(raw, func(d *jsontext.Decoder, name string) error {
+		switch name {
+		case "alg":
+			return readString(d, &h.Alg)
+		case "kid":
+			return readString(d, &h.Kid)
+		case "typ":
+			return readString(d, &h.Typ)
+		case "crit":
+			return readList(d, &h.Crit, false)
+		}
+		return d.SkipValue()
+	})
+	return h, err
 }
 
 var strictBase64 = base64.RawURLEncoding.Strict()

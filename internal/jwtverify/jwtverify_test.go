@@ -578,7 +578,7 @@ func TestVerifyRefuses(t *testing.T) {
 		// JSON.
 		{"header not JSON", b64("not json") + "." + parts[1] + "." + parts[2], nil, jwtverify.ErrMalformed},
 		{"header a JSON array", b64(`["ES256"]`) + "." + parts[1] + "." + parts[2], nil, jwtverify.ErrMalformed},
-		{"header JSON null", b64("null") + "." + parts[1] + "." + parts[2], nil, jwtverify.ErrAlgorithm},
+		{"header JSON null", b64("null") + "." + parts[1] + "." + parts[2], nil, jwtverify.ErrMalformed}, // not an object
 		{"header with trailing data", b64(ok.String()+"{}") + "." + parts[1] + "." + parts[2], nil, jwtverify.ErrMalformed},
 		{"header with two alg", es(ok.plus("alg", q("none")), claims()), nil, jwtverify.ErrMalformed},
 		{"header with two alg, same value", es(ok.plus("alg", q("ES256")), claims()), nil, jwtverify.ErrMalformed},

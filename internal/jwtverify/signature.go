@@ -6,8 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	_ "crypto/sha256" // registers SHA-256 for crypto.Hash.New
-	_ "crypto/sha512" // registers SHA-384 and SHA-512
+	"crypto/sha256"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"math/big"
@@ -76,8 +76,17 @@ func shaFor(bits string) crypto.Hash {
 	return crypto.SHA256
 }
 
+// digest hashes without a heap-allocated hash.Hash: this runs for every
+// first-seen token.
 func digest(h crypto.Hash, input []byte) []byte {
-	d := h.New()
-	d.Write(input)
-	return d.Sum(nil)
+	switch h {
+	case crypto.SHA384:
+		sum := sha512.Sum384(input)
+		return sum[:]
+	case crypto.SHA512:
+		sum := sha512.Sum512(input)
+		return sum[:]
+	}
+	sum := sha256.Sum256(input)
+	return sum[:]
 }
