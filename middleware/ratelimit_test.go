@@ -235,6 +235,25 @@ func TestRateLimitStoreFailureFailsOpen(t *testing.T) {
 	rmWant(t, "no token with the store down", rmGet(t, api.URL, ""), http.StatusUnauthorized, "")
 }
 
+// TestRateLimitStoreFailureFailsClosed: with FailClosed, a broken store
+// answers 503 with Retry-After, and no WWW-Authenticate (the token is not
+// at fault).
+func TestRateLimitStoreFailureFailsClosed(t *testing.T) {
+	t.Parallel()
+	store := &rlFailingStore{}
+	logs := &rmLog{}
+	api, iss := rlSetup(t, middleware.RateLimit{Rate: "1-M", Store: store, FailClosed: true},
+		func(c *middleware.Config) { c.Logger = logs.logger() })
+	res := rmGet(t, api.URL, iss.Token())
+	rmWant(t, "request with the store down, failing closed", res, http.StatusServiceUnavailable, "temporarily_unavailable")
+	if res.Header.Get("Retry-After") == "" || res.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("503 headers: Retry-After %q, WWW-Authenticate %q", res.Header.Get("Retry-After"), res.Header.Get("WWW-Authenticate"))
+	}
+	if !strings.Contains(logs.String(), "refusing request") {
+		t.Errorf("the refusal was not logged:\n%s", logs)
+	}
+}
+
 // TestRateLimitAlone: RateLimit without Authenticate before it checks the
 // token itself, and refused requests do not use up the quota.
 func TestRateLimitAlone(t *testing.T) {

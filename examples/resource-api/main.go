@@ -27,6 +27,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/middleware"
 )
 
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	audience := fs.String("audience", "https://api.example.com", "this API's identifier (must be in aud)")
 	listen := fs.String("listen", "127.0.0.1:8082", "host:port to listen on")
 	rate := fs.String("rate", "60-M", "requests per client (ulule/limiter format)")
+	rateStore := fs.String("rate-store", "", "redis:// URL to share the rate-limit counters between instances (default: in process)")
+	failClosed := fs.Bool("rate-fail-closed", false, "answer 503 when the rate-limit store fails (default: let requests through)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -70,7 +73,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err != nil {
 		return err
 	}
-	router, err := newRouter(mw, *rate)
+	limits := middleware.RateLimit{Rate: *rate, FailClosed: *failClosed}
+	if *rateStore != "" {
+		if limits.Store, err = ratelimit.RedisStore(*rateStore, "tollgate-api"); err != nil {
+			return err
+		}
+	}
+	router, err := newRouter(mw, limits)
 	if err != nil {
 		return err
 	}
@@ -99,8 +108,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 
 // newRouter wires the routes: /public is open; /orders is rate-limited per
 // client, and each method asks for its own scope.
-func newRouter(mw *middleware.Middleware, rate string) (*mux.Router, error) {
-	limit, err := mw.RateLimit(middleware.RateLimit{Rate: rate})
+func newRouter(mw *middleware.Middleware, limits middleware.RateLimit) (*mux.Router, error) {
+	limit, err := mw.RateLimit(limits)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -439,5 +440,42 @@ func TestFlags(t *testing.T) {
 				t.Errorf("run %q: error %q (stderr %q), want it to say %q", tc.args, err, stderr.String(), tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestRateLimitSharedOnRedis: two API instances with one -rate-store hold
+// a client to one limit between them.
+func TestRateLimitSharedOnRedis(t *testing.T) {
+	t.Parallel()
+	redisURL := os.Getenv("TOLLGATE_TEST_REDIS")
+	if redisURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TOLLGATE_TEST_REDIS is not set: CI must test Redis")
+		}
+		t.Skip("TOLLGATE_TEST_REDIS is not set (e.g. redis://127.0.0.1:6379/0); skipping")
+	}
+	// A database of its own: counts live a minute, and a rerun must not
+	// find the last run's.
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + strconv.Itoa(1+int(time.Now().UnixNano()%15))
+	ts := startTokenServer(t)
+	args := []string{"-issuer", ts.issuer, "-jwks", ts.issuer + handler.JWKSPath, "-rate", "4-M", "-rate-store", u.String()}
+	a, b := startAPI(t, args...), startAPI(t, args...)
+	shop := ts.token(t, "shop", "orders:read")
+	ok := 0
+	for i := range 8 {
+		inst := a
+		if i%2 == 1 {
+			inst = b
+		}
+		if inst.do(t, http.MethodGet, "/orders", shop, "").status == http.StatusOK {
+			ok++
+		}
+	}
+	if ok != 4 {
+		t.Errorf("%d of 8 requests over two instances passed, want 4 (one shared limit)", ok)
 	}
 }
