@@ -6,7 +6,6 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/tollgate-oauth/tollgate/internal/policy"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -27,23 +26,9 @@ func (h *clientCredentials) HandleTokenEndpointRequest(ctx context.Context, ar f
 	if c == nil {
 		return &Internal{Err: errors.New("client_credentials: request has no tollgate client")}
 	}
-	scopes, err := policy.Scopes(c, ar.GetRequestedScopes())
+	sess, err := grantByPolicy(ar, c, ar.GetRequestedScopes(), ar.GetRequestedAudience())
 	if err != nil {
 		return err
-	}
-	audiences, err := policy.Audiences(c, ar.GetRequestedAudience())
-	if err != nil {
-		return err
-	}
-	for _, s := range scopes {
-		ar.GrantScope(s)
-	}
-	for _, a := range audiences {
-		ar.GrantAudience(a)
-	}
-	sess, ok := ar.GetSession().(*Session)
-	if !ok {
-		return &Internal{Err: errors.New("client_credentials: session is not a *provider.Session")}
 	}
 	sess.Subject = c.ID
 	return nil

@@ -8,7 +8,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
-	"github.com/tollgate-oauth/tollgate/internal/policy"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -75,27 +74,13 @@ func (h *extensionGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosi
 	if requested == nil {
 		requested = ar.GetRequestedScopes()
 	}
-	scopes, e := policy.Scopes(c, requested)
-	if e != nil {
-		return e
-	}
 	requestedAud := res.Audiences
 	if requestedAud == nil {
 		requestedAud = ar.GetRequestedAudience()
 	}
-	auds, e := policy.Audiences(c, requestedAud)
-	if e != nil {
-		return e
-	}
-	for _, s := range scopes {
-		ar.GrantScope(s)
-	}
-	for _, a := range auds {
-		ar.GrantAudience(a)
-	}
-	sess, ok := ar.GetSession().(*Session)
-	if !ok {
-		return &Internal{Err: errors.New("extension grant: session is not a *provider.Session")}
+	sess, err := grantByPolicy(ar, c, requested, requestedAud)
+	if err != nil {
+		return err
 	}
 	sess.Subject = res.Subject
 	if sess.Subject == "" {
