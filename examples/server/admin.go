@@ -54,6 +54,9 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
 			return err
 		}
 		if fs.NArg() == 0 {

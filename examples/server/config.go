@@ -355,7 +355,13 @@ func parsePrefix(s string) (netip.Prefix, error) {
 // signingKeys loads or generates the configured keys.
 func (cfg *fileConfig) signingKeys() ([]handler.SigningKey, error) {
 	var out []handler.SigningKey
-	for i, k := range cfg.Keys {
+	list := cfg.Keys
+	if len(list) == 0 {
+		// The default key gets a kid, so it is stored and kept across
+		// restarts (and shared by instances) like a configured one.
+		list = []keyConfig{{KID: "k1", Alg: keys.RS256}}
+	}
+	for i, k := range list {
 		sk := handler.SigningKey{ID: k.KID, Algorithm: k.Alg}
 		if sk.Algorithm == "" {
 			sk.Algorithm = keys.RS256

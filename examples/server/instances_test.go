@@ -55,7 +55,8 @@ func TestSeveralInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
+	// Cleanups run last-in first-out: close after the schema is dropped.
+	t.Cleanup(func() { admin.Close() })
 	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if signing, err = persistedKeys(ctx, store, signing); err != nil {
+	if signing, err = persistedKeys(ctx, store, signing, logger); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	createOnly := map[string]bool{}
@@ -311,7 +311,7 @@ func rateLimitStore(rc rateConfig) (limiter.Store, error) {
 	if rc.Store == "" || rc.Store == "memory" {
 		return nil, nil
 	}
-	s, err := ratelimit.RedisStore(rc.Store, "tollgate")
+	s, err := ratelimit.RedisStore(rc.Store, "demo")
 	if err != nil {
 		return nil, fmt.Errorf("config: rate_limits.store: %w", err)
 	}

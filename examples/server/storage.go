@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -84,7 +85,7 @@ func syncClients(ctx context.Context, store storage.ClientStore, cfg *fileConfig
 // kid as a stored key is that key (decrypted with the key-encryption key
 // from the environment, if any), a new kid is generated and stored. Two
 // instances starting together agree: the second to store reads the first's.
-func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handler.SigningKey) ([]handler.SigningKey, error) {
+func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handler.SigningKey, logger *slog.Logger) ([]handler.SigningKey, error) {
 	var kek []byte
 	if v := os.Getenv(kekEnv); v != "" {
 		var err error
@@ -128,6 +129,9 @@ func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handle
 			}
 			if err != nil {
 				return nil, fmt.Errorf("keys[%d]: %w", i, err)
+			}
+			if kek == nil {
+				logger.Warn("signing key stored unencrypted; set "+kekEnv+" (32 bytes, base64) before the first start to seal keys", "kid", sk.ID)
 			}
 			out[i].Key = priv
 			break

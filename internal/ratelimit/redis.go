@@ -3,7 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,26 +32,25 @@ func RedisStore(url, prefix string) (limiter.Store, error) {
 }
 
 // lazyRedis builds ulule's store (which loads its Lua scripts, so needs
-// Redis) on first successful use.
+// Redis) on first successful use. No lock is held while connecting: with
+// Redis hanging, each request waits for its own attempt (bounded by the
+// timeouts), not for everyone else's.
 type lazyRedis struct {
 	client *redis.Client
 	prefix string
-	mu     sync.Mutex
-	store  limiter.Store
+	store  atomic.Pointer[limiter.Store]
 }
 
 func (l *lazyRedis) get(ctx context.Context) (limiter.Store, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.store != nil {
-		return l.store, nil
+	if s := l.store.Load(); s != nil {
+		return *s, nil
 	}
 	s, err := redisstore.NewStoreWithOptions(l.client, limiter.StoreOptions{Prefix: l.prefix})
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: redis: %w", err)
 	}
-	l.store = s
-	return s, nil
+	l.store.CompareAndSwap(nil, &s)
+	return *l.store.Load(), nil
 }
 
 func (l *lazyRedis) Get(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
