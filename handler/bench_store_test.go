@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/memory"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
@@ -37,8 +38,7 @@ func benchStores() []benchStore {
 			return sqOpen(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), sqlstore.Options{})
 		}},
 		{"postgres", func(b *testing.B) storage.Store {
-			dsn := sqPostgresDSN(b)
-			return sqOpen(b, sqWithSearchPath(b, dsn, sqSchema(b, dsn)), sqlstore.Options{})
+			return sqOpen(b, testservices.PostgresSchema(b), sqlstore.Options{})
 		}},
 	}
 }

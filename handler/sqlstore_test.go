@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -23,9 +21,8 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
@@ -141,8 +138,7 @@ func sqBackends() []sqBackend {
 			return sqOpen(t, "sqlite:"+filepath.Join(t.TempDir(), "tollgate.db"), opts)
 		}},
 		{"Postgres", func(t *testing.T, opts sqlstore.Options) *sqlstore.Store {
-			dsn := sqPostgresDSN(t)
-			return sqOpen(t, sqWithSearchPath(t, dsn, sqSchema(t, dsn)), opts)
+			return sqOpen(t, testservices.PostgresSchema(t), opts)
 		}},
 	}
 }
@@ -164,71 +160,16 @@ func sqOpen(t testing.TB, dsn string, opts sqlstore.Options) *sqlstore.Store {
 	return s
 }
 
-// sqPostgresDSN is storage/sqlstore's postgresDSN: skip without
-// TOLLGATE_TEST_POSTGRES, fail under CI.
-func sqPostgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("TOLLGATE_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TOLLGATE_TEST_POSTGRES is not set: CI must test PostgreSQL")
-		}
-		t.Skip("TOLLGATE_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); skipping PostgreSQL tests")
-	}
-	return dsn
-}
-
-// sqSchema creates a schema of the test's own, dropped after it.
-func sqSchema(t testing.TB, dsn string) string {
-	t.Helper()
-	schema := "tollgate_test_" + strings.ToLower(rand.Text()[:12])
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		admin.Close()
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	return schema
-}
-
-func sqWithSearchPath(t testing.TB, dsn, schema string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // sqPostgresPair opens two stores on one new schema: one direct, one
 // through a fault proxy the test can pause.
-func sqPostgresPair(t *testing.T) (direct, proxied *sqlstore.Store, proxy *sqProxy) {
+func sqPostgresPair(t *testing.T) (direct, proxied *sqlstore.Store, proxy *testservices.Proxy) {
 	t.Helper()
-	dsn := sqPostgresDSN(t)
-	sdsn := sqWithSearchPath(t, dsn, sqSchema(t, dsn))
-	u, err := url.Parse(sdsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := u.Host
-	if u.Port() == "" {
-		target += ":5432"
-	}
-	proxy = sqStartProxy(t, target)
-	u.Host = proxy.Addr()
+	dsn := testservices.PostgresSchema(t)
+	pdsn, proxy := testservices.ProxyPostgres(t, dsn)
 	// The direct store keeps the default timeout: it is never paused, and
 	// seeding through a 300 ms budget fails on a loaded CI machine.
-	direct = sqOpen(t, sdsn, sqlstore.Options{})
-	proxied = sqOpen(t, u.String(), sqlstore.Options{QueryTimeout: sqQueryTimeout})
+	direct = sqOpen(t, dsn, sqlstore.Options{})
+	proxied = sqOpen(t, pdsn, sqlstore.Options{QueryTimeout: sqQueryTimeout})
 	return direct, proxied, proxy
 }
 
@@ -849,134 +790,4 @@ func TestSqAuthorizeTokenStoreDown(t *testing.T) {
 	}
 	proxy.Resume()
 	e.code(t)
-}
-
-// --- the fault proxy ---
-
-// sqProxy forwards TCP connections to the database and can stop
-// forwarding (the database stops answering: connections stay open,
-// nothing comes back) and start again.
-type sqProxy struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	open   chan struct{} // closed while forwarding
-	conns  map[net.Conn]struct{}
-	done   chan struct{}
-	closed bool
-	wg     sync.WaitGroup
-}
-
-func sqStartProxy(t testing.TB, target string) *sqProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &sqProxy{ln: ln, target: target, open: make(chan struct{}), conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
-	close(p.open)
-	p.wg.Go(p.accept)
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *sqProxy) Addr() string { return p.ln.Addr().String() }
-
-// Pause stops forwarding, both ways, on every connection, new ones too.
-func (p *sqProxy) Pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.open:
-		p.open = make(chan struct{})
-	default:
-	}
-}
-
-// Resume forwards again, what waited first.
-func (p *sqProxy) Resume() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.open:
-	default:
-		close(p.open)
-	}
-}
-
-func (p *sqProxy) Close() {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.closed = true
-	close(p.done)
-	p.ln.Close()
-	for c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-func (p *sqProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		c.Close()
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *sqProxy) accept() {
-	for {
-		client, err := p.ln.Accept()
-		if err != nil || !p.track(client) {
-			return
-		}
-		p.wg.Go(func() {
-			server, err := net.Dial("tcp", p.target)
-			if err != nil || !p.track(server) {
-				client.Close()
-				return
-			}
-			var pair sync.WaitGroup
-			pair.Go(func() { p.pipe(server, client) })
-			pair.Go(func() { p.pipe(client, server) })
-			pair.Wait()
-		})
-	}
-}
-
-// pipe copies src to dst, holding each chunk while paused; when either
-// side ends, both are closed.
-func (p *sqProxy) pipe(dst, src net.Conn) {
-	defer func() {
-		dst.Close()
-		src.Close()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			open := p.open
-			p.mu.Unlock()
-			select {
-			case <-open:
-			case <-p.done:
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/memory"
 )
@@ -447,16 +447,9 @@ func TestFlags(t *testing.T) {
 // a client to one limit between them.
 func TestRateLimitSharedOnRedis(t *testing.T) {
 	t.Parallel()
-	redisURL := os.Getenv("TOLLGATE_TEST_REDIS")
-	if redisURL == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TOLLGATE_TEST_REDIS is not set: CI must test Redis")
-		}
-		t.Skip("TOLLGATE_TEST_REDIS is not set (e.g. redis://127.0.0.1:6379/0); skipping")
-	}
 	// A database of its own: counts live a minute, and a rerun must not
 	// find the last run's.
-	u, err := url.Parse(redisURL)
+	u, err := url.Parse(testservices.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

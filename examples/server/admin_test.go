@@ -1,13 +1,14 @@
 //go:build unix
 
-// Unix only as instances_test.go is: both use serviceEnv, defined there.
+// Unix only, as instances_test.go is. It was for serviceEnv, defined there
+// until it became internal/testservices; the file now builds elsewhere too,
+// but has not been run there.
 
 package main
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
@@ -121,30 +123,20 @@ func sqliteAdminStore(t *testing.T) adminStore {
 // postgresAdminStore is a fresh schema in the test PostgreSQL, dropped at
 // cleanup.
 func postgresAdminStore(t *testing.T) adminStore {
-	dsn := serviceEnv(t, "TOLLGATE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	schema := "tollgate_admin_" + strings.ToLower(rand.Text()[:10])
+	dsn := testservices.PostgresSchema(t)
+	// A connection of the test's own to look at the rows, closed before
+	// the schema is dropped.
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	return adminStore{
-		spec: u.String(),
+		spec: dsn,
 		storedHash: func(t *testing.T, id string) string {
 			t.Helper()
 			var h string
-			err := db.QueryRow("SELECT secret_hash FROM "+schema+".tollgate_clients WHERE id = $1", id).Scan(&h)
+			err := db.QueryRow("SELECT secret_hash FROM tollgate_clients WHERE id = $1", id).Scan(&h)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				t.Fatal(err)
 			}
@@ -154,7 +146,7 @@ func postgresAdminStore(t *testing.T) adminStore {
 		raw: func(t *testing.T) []byte {
 			t.Helper()
 			var all sql.NullString
-			if err := db.QueryRow("SELECT string_agg(c::text, '|') FROM " + schema + ".tollgate_clients c").Scan(&all); err != nil {
+			if err := db.QueryRow("SELECT string_agg(c::text, '|') FROM tollgate_clients c").Scan(&all); err != nil {
 				t.Fatal(err)
 			}
 			return []byte(all.String + "|")

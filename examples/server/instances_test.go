@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -19,24 +18,9 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
 )
-
-// serviceEnv returns the service a test needs from the environment; a
-// developer without it skips, CI (CI=true) must have it.
-func serviceEnv(t *testing.T, name, example string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set: CI must run this test", name)
-		}
-		t.Skipf("%s is not set (e.g. %s); skipping", name, example)
-	}
-	return v
-}
 
 // TestSeveralInstances runs two demo servers as separate OS processes on
 // one PostgreSQL schema and one Redis, with one issuer and, through the
@@ -47,24 +31,8 @@ func serviceEnv(t *testing.T, name, example string) string {
 // both together.
 func TestSeveralInstances(t *testing.T) {
 	t.Parallel()
-	dsn := serviceEnv(t, "TOLLGATE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	redisURL := serviceEnv(t, "TOLLGATE_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-	schema := "tollgate_instances_" + strings.ToLower(rand.Text()[:10])
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cleanups run last-in first-out: close after the schema is dropped.
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	dsn := testservices.PostgresSchema(t)
+	redisURL := testservices.RedisURL(t)
 
 	// Client ids are fresh per run: the shared Redis keeps counts by id.
 	suffix := strings.ToLower(rand.Text()[:8])
@@ -88,7 +56,7 @@ clients:
     default_scopes: [orders:read]
     audiences: [https://api.example.com]
     redirect_uris: [http://127.0.0.1:9/cb]
-`, u.String(), limit, redisURL, svc, svcHash, rs, rsHash, spa))
+`, dsn, limit, redisURL, svc, svcHash, rs, rsHash, spa))
 
 	kek := make([]byte, 32)
 	rand.Read(kek)

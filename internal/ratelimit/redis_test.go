@@ -3,30 +3,17 @@ package ratelimit
 import (
 	"context"
 	"crypto/rand"
-	"os"
 	"sync"
 	"testing"
-)
 
-// redisURL returns TOLLGATE_TEST_REDIS; developers without Redis skip, CI
-// (CI=true) must have it.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TOLLGATE_TEST_REDIS")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TOLLGATE_TEST_REDIS is not set: CI must test Redis")
-		}
-		t.Skip("TOLLGATE_TEST_REDIS is not set (e.g. redis://127.0.0.1:6379/0); skipping Redis tests")
-	}
-	return u
-}
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
+)
 
 // TestRedisSharedLimit: two limiters on two stores with the same URL and
 // prefix (two instances) share one count, even under concurrency.
 func TestRedisSharedLimit(t *testing.T) {
 	t.Parallel()
-	url := redisURL(t)
+	url := testservices.RedisURL(t)
 	prefix := "tollgate-test-" + rand.Text()
 	a, err := RedisStore(url, prefix)
 	if err != nil {

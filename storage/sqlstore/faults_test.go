@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 	"github.com/tollgate-oauth/tollgate/storage/storagetest"
@@ -178,30 +178,11 @@ func wantWorking(t *testing.T, what string, results []faultResult) {
 	}
 }
 
-// viaProxy returns dsn with its host replaced by the proxy's, and the
-// host the proxy must forward to.
-func viaProxy(t testing.TB, dsn string) (proxied string, p *faultProxy) {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := u.Host
-	if u.Port() == "" {
-		target += ":5432"
-	}
-	p = startProxy(t, target)
-	u.Host = p.Addr()
-	return u.String(), p
-}
-
 // openProxiedPostgres opens a store in a schema of its own, reaching
 // PostgreSQL through a fault proxy.
-func openProxiedPostgres(t *testing.T) (*sqlstore.Store, *faultProxy) {
+func openProxiedPostgres(t *testing.T) (*sqlstore.Store, *testservices.Proxy) {
 	t.Helper()
-	dsn := postgresDSN(t)
-	schema := migSchema(t, dsn)
-	proxied, p := viaProxy(t, withSearchPath(t, dsn, schema))
+	proxied, p := testservices.ProxyPostgres(t, testservices.PostgresSchema(t))
 	return mustOpen(t, proxied, sqlstore.Options{QueryTimeout: faultQueryTimeout}), p
 }
 

@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 	"github.com/tollgate-oauth/tollgate/storage/storagetest"
@@ -40,11 +42,12 @@ type backend struct {
 }
 
 // backends are the engines every migration test runs on. PostgreSQL skips
-// without TOLLGATE_TEST_POSTGRES (and fails under CI, see postgresDSN).
+// without TOLLGATE_TEST_POSTGRES (and fails under CI, see
+// testservices.PostgresDSN).
 func backends() []backend {
 	return []backend{
 		{"SQLite", emptySQLite},
-		{"Postgres", func(t *testing.T) emptyDB { return emptyPostgres(t, postgresDSN(t)) }},
+		{"Postgres", emptyPostgres},
 	}
 }
 
@@ -61,35 +64,15 @@ func emptySQLite(t *testing.T) emptyDB {
 
 // emptyPostgres creates a schema of its own (dropped after the test), as
 // openPostgres does, without opening a store in it.
-func emptyPostgres(t *testing.T, dsn string) emptyDB {
+func emptyPostgres(t *testing.T) emptyDB {
 	t.Helper()
-	schema := migSchema(t, dsn)
-	sdsn := withSearchPath(t, dsn, schema)
-	raw, err := sql.Open("pgx", sdsn)
+	dsn := testservices.PostgresSchema(t)
+	raw, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	return emptyDB{dsn: sdsn, raw: raw}
-}
-
-// migSchema creates a uniquely named schema and drops it after the test.
-func migSchema(t testing.TB, dsn string) string {
-	t.Helper()
-	schema := "tollgate_test_" + strings.ToLower(rand.Text()[:12])
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		admin.Close()
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	return schema
+	return emptyDB{dsn: dsn, raw: raw}
 }
 
 // tables lists the tables of the database raw looks at (the test schema on
@@ -525,7 +508,7 @@ func TestOpenPostgresUnreachable(t *testing.T) {
 // Open past the caller's deadline.
 func TestOpenPostgresSilentServer(t *testing.T) {
 	t.Parallel()
-	p := startProxy(t, "127.0.0.1:5432") // never forwards: paused from the start
+	p := testservices.StartProxy(t, "127.0.0.1:5432") // never forwards: paused from the start
 	p.Pause()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

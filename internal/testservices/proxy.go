@@ -1,16 +1,19 @@
-package sqlstore_test
+package testservices
 
 import (
 	"net"
+	"net/url"
 	"sync"
 	"testing"
 )
 
-// faultProxy stands between a store and its database: a TCP listener that
-// forwards every connection to target, and can stop forwarding (the
-// database stops answering: connections stay open, nothing comes back),
-// start again, or drop every connection (the database restarts).
-type faultProxy struct {
+// Proxy stands between a client and its server (a store and its
+// database): a TCP listener that forwards every connection to a target,
+// and can stop forwarding (the database stops answering: connections stay
+// open, nothing comes back), start again, or drop every connection (the
+// database restarts). Killing the real database would break every other
+// test using it; a proxy breaks only the test's own connections.
+type Proxy struct {
 	ln     net.Listener
 	target string
 
@@ -22,25 +25,45 @@ type faultProxy struct {
 	wg     sync.WaitGroup
 }
 
-func startProxy(t testing.TB, target string) *faultProxy {
+// StartProxy starts a proxy to target (host:port), forwarding; it is
+// closed when the test ends.
+func StartProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{ln: ln, target: target, open: make(chan struct{}), conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, open: make(chan struct{}), conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
 	close(p.open)
 	p.wg.Go(p.accept)
 	t.Cleanup(p.Close)
 	return p
 }
 
-// Addr is host:port to connect to instead of the database.
-func (p *faultProxy) Addr() string { return p.ln.Addr().String() }
+// ProxyPostgres starts a proxy to the server of the PostgreSQL URL dsn
+// (port 5432 if it names none) and returns dsn with its host replaced by
+// the proxy's.
+func ProxyPostgres(t testing.TB, dsn string) (proxied string, p *Proxy) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target += ":5432"
+	}
+	p = StartProxy(t, target)
+	u.Host = p.Addr()
+	return u.String(), p
+}
+
+// Addr is host:port to connect to instead of the target.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Pause stops forwarding bytes, both ways, on every connection, new ones
 // included. What is sent meanwhile waits in the proxy.
-func (p *faultProxy) Pause() {
+func (p *Proxy) Pause() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -51,7 +74,7 @@ func (p *faultProxy) Pause() {
 }
 
 // Resume forwards again, what waited first.
-func (p *faultProxy) Resume() {
+func (p *Proxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -63,7 +86,7 @@ func (p *faultProxy) Resume() {
 
 // DropConnections closes every connection through the proxy, as a
 // database restart does; new connections are forwarded as before.
-func (p *faultProxy) DropConnections() {
+func (p *Proxy) DropConnections() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for c := range p.conns {
@@ -73,7 +96,7 @@ func (p *faultProxy) DropConnections() {
 }
 
 // Close stops the proxy and closes every connection.
-func (p *faultProxy) Close() {
+func (p *Proxy) Close() {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -89,7 +112,7 @@ func (p *faultProxy) Close() {
 	p.wg.Wait()
 }
 
-func (p *faultProxy) track(c net.Conn) bool {
+func (p *Proxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -100,22 +123,15 @@ func (p *faultProxy) track(c net.Conn) bool {
 	return true
 }
 
-func (p *faultProxy) accept() {
+func (p *Proxy) accept() {
 	for {
 		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(client) {
+		if err != nil || !p.track(client) {
 			return
 		}
 		p.wg.Go(func() {
 			server, err := net.Dial("tcp", p.target)
-			if err != nil {
-				client.Close()
-				return
-			}
-			if !p.track(server) {
+			if err != nil || !p.track(server) {
 				client.Close()
 				return
 			}
@@ -129,7 +145,7 @@ func (p *faultProxy) accept() {
 
 // pipe copies src to dst, holding each chunk while the proxy is paused;
 // when either side ends, both are closed.
-func (p *faultProxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn) {
 	defer func() {
 		dst.Close()
 		src.Close()
