@@ -20,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -34,6 +33,7 @@ import (
 	"github.com/tollgate-oauth/tollgate/internal/clientip"
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/storage"
+	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
 
 const (
@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	configPath := fs.String("config", "", "YAML config `file` (default: built-in demo config)")
 	storageFlag := fs.String("storage", "", "memory, sqlite:PATH or postgres://…, overriding the config (default "+defaultStorage+")")
 	listen := fs.String("listen", "", "`host:port` to listen on, overriding the config (default "+defaultListen+")")
+	allowUnsealed := fs.Bool(allowUnsealedFlag, false, "store generated signing keys unencrypted when "+kekEnv+" is not set (PostgreSQL), or keep using keys stored so")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -91,11 +92,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := checkStorage(cfg.Storage); err != nil {
 		return fmt.Errorf("storage: %v", err)
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	store, closeStore, err := openStorage(ctx, cfg.Storage)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
+	warnSharedDatabase(logger, cfg.Storage)
+	seal, err := resolveSealing(ctx, cfg.Storage, store, *allowUnsealed, logger)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
 	if cfg.Listen == "" {
 		cfg.Listen = defaultListen
 	}
@@ -112,14 +119,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if d != nil {
 		d.addUserFlow(cfg) // its redirect URI is on the issuer
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := buildServer(ctx, cfg, logger, d, store)
+	srv, err := buildServer(ctx, cfg, logger, d, store, seal)
 	if err != nil {
 		return err
 	}
 
 	addr := ln.Addr().String()
-	fmt.Fprintf(stdout, "tollgate demo server on http://%s (issuer %s, storage %s)\n", addr, cfg.Issuer, redactStorage(cfg.Storage))
+	keysNote := ""
+	if seal.note != "" {
+		keysNote = ", " + seal.note
+	}
+	fmt.Fprintf(stdout, "tollgate demo server on http://%s (issuer %s, storage %s%s)\n", addr, cfg.Issuer, redactStorage(cfg.Storage), keysNote)
 	if d != nil {
 		printDemo(stdout, d)
 	}
@@ -186,12 +196,12 @@ func loadOrDefault(path string) (*fileConfig, *demo, error) {
 // buildServer turns the file config into the demo's routes: the sign-in
 // and callback pages, and the tollgate handler (over an in-memory store)
 // for everything else. d is the zero-config demo, or nil.
-func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store) (http.Handler, error) {
+func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store, seal keySealing) (http.Handler, error) {
 	signing, err := cfg.signingKeys()
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if signing, err = persistedKeys(ctx, store, signing, logger); err != nil {
+	if signing, err = persistedKeys(ctx, store, signing, seal); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	createOnly := map[string]bool{}
@@ -318,13 +328,6 @@ func rateLimitStore(rc rateConfig) (limiter.Store, error) {
 	return s, nil
 }
 
-// redactStorage hides a password in a storage URL for the startup line.
-func redactStorage(spec string) string {
-	if u, err := url.Parse(spec); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "***")
-			return u.String()
-		}
-	}
-	return spec
-}
+// redactStorage hides every password in a storage spec for the startup
+// line: sqlstore's redaction, the one its own errors use.
+func redactStorage(spec string) string { return sqlstore.RedactDSN(spec) }
