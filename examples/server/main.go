@@ -38,7 +38,7 @@ import (
 
 const (
 	defaultListen    = "127.0.0.1:8080"
-	defaultLoginRate = "10-M" // failed sign-ins per IP
+	defaultLoginRate = "10-M" // failed sign-ins per IP, and per username
 	shutdownTimeout  = 10 * time.Second
 )
 
@@ -241,14 +241,13 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	// Users enable the authorization endpoint: without them nobody could
 	// sign in (check refuses authorization_code clients then).
 	if len(cfg.Users) > 0 {
-		login, err := newLoginPage(cfg, proxies, logger)
+		login, err := newLoginPage(cfg, proxies, limitStore, logger)
 		if err != nil {
 			return nil, err
 		}
 		hcfg.Login = login.hook
 		hcfg.Claims = login.users.claims
-		mux.HandleFunc("GET "+loginPath, login.serveForm)
-		mux.HandleFunc("POST "+loginPath, login.serveLogin)
+		login.routes(mux)
 	}
 	mux.Handle("GET "+callbackPath, callbackPage{demo: d, log: logger})
 	srv, err := handler.New(hcfg)
@@ -259,7 +258,10 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	return mux, nil
 }
 
-func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, logger *slog.Logger) (*loginPage, error) {
+// newLoginPage builds the sign-in pages. Failed sign-ins are counted in
+// store, the token endpoint's (Redis, shared by every instance) when the
+// config names one, else in process.
+func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, store limiter.Store, logger *slog.Logger) (*loginPage, error) {
 	u, err := newUsers(cfg.Users)
 	if err != nil {
 		return nil, err
@@ -268,7 +270,14 @@ func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, logger *slog.Logger) 
 	if rate == "" {
 		rate = defaultLoginRate
 	}
-	failed, err := ratelimit.New(limitermemory.NewStore(), rate, "login:failed:")
+	if store == nil {
+		store = limitermemory.NewStore()
+	}
+	failedIP, err := ratelimit.New(store, rate, "login:failed:")
+	if err != nil {
+		return nil, fmt.Errorf("config: rate_limits.login: %w", err)
+	}
+	failedUser, err := ratelimit.New(store, rate, "login:user:")
 	if err != nil {
 		return nil, fmt.Errorf("config: rate_limits.login: %w", err)
 	}
@@ -276,7 +285,9 @@ func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	return &loginPage{users: u, signer: s, failed: failed, ips: clientip.Resolver{Trusted: proxies}, log: logger}, nil
+	return &loginPage{users: u, signer: s, failedIP: failedIP, failedUser: failedUser,
+		failClosed: cfg.RateLimits.OnStoreError == "closed",
+		ips:        clientip.Resolver{Trusted: proxies}, log: logger}, nil
 }
 
 // scopesSupported publishes the concrete scopes the clients can get;
