@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -178,5 +179,39 @@ func TestLoginLimitParallelGuesses(t *testing.T) {
 	}
 	if count[http.StatusUnauthorized] != 3 || count[http.StatusTooManyRequests] != n-3 {
 		t.Errorf("%d parallel guesses: %v, want 3 checked (401) and %d refused (429)", n, count, n-3)
+	}
+}
+
+// TestLoginLimitStoreDown: when the Redis holding the counters refuses
+// connections, rate_limits.on_store_error decides: open lets sign-ins
+// through uncounted, closed answers 503 and signs nobody in.
+func TestLoginLimitStoreDown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "redis://" + ln.Addr().String() + "/0"
+	ln.Close() // nothing listens there now
+	for _, tc := range []struct {
+		onError      string
+		right, wrong int
+	}{
+		{"open", http.StatusOK, http.StatusUnauthorized},
+		{"closed", http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+	} {
+		t.Run(tc.onError, func(t *testing.T) {
+			t.Parallel()
+			s := start(t, nil, "-config", limitConfig(t, "", ", store: "+down+", on_store_error: "+tc.onError))
+			for range 4 { // past the budget of 3, were it counted
+				if r := loginFrom(t, s.url, randomAddr(), "alice", "wrong"); r.status != tc.wrong {
+					t.Fatalf("wrong password: %d, want %d", r.status, tc.wrong)
+				}
+			}
+			r := loginFrom(t, s.url, randomAddr(), "alice", "alice-password")
+			if r.status != tc.right || (r.setCookie(sessionCookie) != nil) != (tc.right == http.StatusOK) {
+				t.Errorf("right password: %d, cookies %v; want %d", r.status, r.set, tc.right)
+			}
+		})
 	}
 }

@@ -1,10 +1,12 @@
 // Command server is tollgate's demo authorization server: one binary, the
 // token, authorization, revocation and introspection endpoints, JWKS and
-// metadata, and a demo-only sign-in page for the users in its config.
+// metadata, and demo-only sign-in and sign-out pages (/login, /logout) for
+// the users in its config.
 //
 //	go run ./examples/server                  # zero config: prints demo clients, a user and curl lines
 //	go run ./examples/server -config FILE     # from YAML (see the README)
 //	go run ./examples/server -listen :9090    # overrides the config's listen address
+//	go run ./examples/server -storage postgres://… -allow-unsealed-keys   # keys unencrypted: no TOLLGATE_KEY_ENCRYPTION_KEY
 //	go run ./examples/server hash-secret      # reads a secret or password on stdin, prints its hash
 //	go run ./examples/server clients list     # client management: list, add, rotate-secret, delete
 package main
