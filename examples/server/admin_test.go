@@ -250,7 +250,9 @@ func clientsAdminScenario(t *testing.T, st adminStore) {
 	}
 
 	// A server on the same storage serves the clients added before it.
-	s := start(t, nil, "-storage", st.spec, "-listen", "127.0.0.1:0")
+	// (PostgreSQL with no key-encryption key needs the flag to store its
+	// key; SQLite makes a key file and ignores it.)
+	s := start(t, nil, "-storage", st.spec, "-listen", "127.0.0.1:0", "-"+allowUnsealedFlag)
 	tr := basicToken(t, s.url, "partner", secret1)
 	if tr.Status != 200 || tr.ExpiresIn != 1800 || tr.Scope != "orders:read" {
 		t.Fatalf("partner's token: %+v, want 200, 30 minutes, the default scope", tr)

@@ -54,7 +54,7 @@ type rateConfig struct {
 	Token      string `yaml:"token"`
 	TokenPerIP string `yaml:"token_per_ip"`
 	FailedAuth string `yaml:"failed_auth"`
-	Login      string `yaml:"login"` // failed sign-ins at /login, per IP
+	Login      string `yaml:"login"` // failed sign-ins at /login, per IP and per username
 	// Store holds the counters: memory (default) or a redis:// URL, shared
 	// by every instance that names it.
 	Store string `yaml:"store"`

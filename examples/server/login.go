@@ -18,20 +18,32 @@ const (
 	loginPath     = "/login"
 	csrfField     = "csrf_token"
 	returnToField = "return_to"
-	// maxLoginForm bounds a POST /login body: a few short fields and an
+	// maxForm bounds a POSTed form: a few short fields and an
 	// authorization URL.
-	maxLoginForm = 16 << 10
+	maxForm = 16 << 10
 )
 
-// loginPage is the demo's sign-in page (GET and POST /login) and the
-// handler's Login hook that sends the browser there. No consent screen: a
-// signed-in user is taken to have approved every request.
+// loginPage is the demo's sign-in and sign-out pages (/login, /logout) and
+// the handler's Login hook that sends the browser to sign in. No consent
+// screen: a signed-in user is taken to have approved every request.
 type loginPage struct {
 	users  *users
 	signer *signer
-	failed *ratelimit.Limiter // failed sign-ins per client IP; nil when off
-	ips    clientip.Resolver
-	log    *slog.Logger
+	// Failed sign-ins are counted per client IP and per username typed
+	// (known or not), in the shared rate-limit store when there is one.
+	// nil when off.
+	failedIP, failedUser *ratelimit.Limiter
+	failClosed           bool // a failing counter store refuses sign-ins (503) instead of allowing them
+	ips                  clientip.Resolver
+	log                  *slog.Logger
+}
+
+// routes serves the pages on mux.
+func (p *loginPage) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+loginPath, p.serveForm)
+	mux.HandleFunc("POST "+loginPath, p.serveLogin)
+	mux.HandleFunc("GET "+logoutPath, p.serveLogoutForm)
+	mux.HandleFunc("POST "+logoutPath, p.serveLogout)
 }
 
 // hook is handler.Config.Login: the signed-in user, or a redirect to the
@@ -78,18 +90,12 @@ func (p *loginPage) serveForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveLogin checks, in order: the CSRF token (403), where to go back to
-// (400), the failure budget of the client's IP (429), the credentials
-// (401); then signs the user in and sends the browser back (303).
+// (400), the failure budgets of the client's IP and of the username (429),
+// the credentials (401); then signs the user in and sends the browser back
+// (303).
 func (p *loginPage) serveLogin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
-	if err := r.ParseForm(); err != nil {
-		render(w, p.log, http.StatusBadRequest, page{Title: "Sign in", Error: "The form could not be read."})
-		return
-	}
-	nonce, ok := p.signer.checkCSRF(r)
+	nonce, ok := p.postedForm(w, r, "Sign in")
 	if !ok {
-		render(w, p.log, http.StatusForbidden, page{Title: "Sign in",
-			Error: "This form expired or was not sent from the sign-in page. Go back to the application and start again."})
 		return
 	}
 	returnTo := r.PostForm.Get(returnToField)
@@ -97,40 +103,58 @@ func (p *loginPage) serveLogin(w http.ResponseWriter, r *http.Request) {
 		p.badReturn(w)
 		return
 	}
-	// Each attempt counts as a failure before its password is checked, and
-	// is given back if it succeeds: counting after the check would let
-	// guesses sent in parallel all pass the budget.
-	ctx, ip := r.Context(), p.ips.Key(r)
-	lc, err := p.failed.Take(ctx, ip)
+	ctx, ip, name := r.Context(), p.ips.Key(r), r.PostForm.Get("username")
+	budgets := []budget{
+		{lim: p.failedIP, key: ip, refusal: "Too many failed sign-ins from your address. Wait a minute and try again."},
+		{lim: p.failedUser, key: userKey(name), refusal: "Too many failed sign-ins for this username. Wait a minute and try again."},
+	}
+	taken, spent, err := p.reserve(ctx, budgets)
 	if err != nil {
-		p.log.Error("login: rate limit store", "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if lc.Reached {
-		_ = p.failed.Refund(ctx, ip) // the refusal itself costs nothing
-		w.Header().Set("Retry-After", strconv.FormatInt(max(lc.Reset-time.Now().Unix(), 1), 10))
-		p.form(w, http.StatusTooManyRequests, nonce, returnTo, "", "Too many failed sign-ins from your address. Wait a minute and try again.")
+	if spent != nil {
+		w.Header().Set("Retry-After", strconv.FormatInt(max(spent.reset-time.Now().Unix(), 1), 10))
+		p.form(w, http.StatusTooManyRequests, nonce, returnTo, name, spent.refusal)
 		return
 	}
-	name := r.PostForm.Get("username")
 	if !p.users.authenticate(name, r.PostForm.Get("password")) {
 		// The IP, never the username: people type passwords into it.
 		p.log.Warn("login: failed sign-in", "ip", ip)
 		p.form(w, http.StatusUnauthorized, nonce, returnTo, name, "Wrong username or password.")
 		return
 	}
-	if err := p.failed.Refund(ctx, ip); err != nil {
-		p.log.Error("login: rate limit store", "err", err)
+	p.refund(ctx, taken)
+	if err := p.signer.startSession(w, r, name); err != nil {
+		p.log.Error("login: starting a session", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
 	}
-	p.signer.startSession(w, name)
 	p.log.Info("login: signed in", "user", name)
 	if returnTo == "" {
 		render(w, p.log, http.StatusOK, page{Title: "Signed in",
-			Message: "You are signed in as " + name + ". Client applications can now send you to the authorization endpoint."})
+			Message: "You are signed in as " + name + ". Client applications can now send you to the authorization endpoint.",
+			Logout:  &csrfForm{CSRF: p.signer.csrfToken(nonce)}})
 		return
 	}
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// postedForm reads a POSTed form and checks its CSRF token, answering 400
+// or 403 itself. It returns the CSRF cookie's nonce, to render a form
+// again with.
+func (p *loginPage) postedForm(w http.ResponseWriter, r *http.Request, title string) (nonce string, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		render(w, p.log, http.StatusBadRequest, page{Title: title, Error: "The form could not be read."})
+		return "", false
+	}
+	nonce, ok = p.signer.checkCSRF(r)
+	if !ok {
+		render(w, p.log, http.StatusForbidden, page{Title: title,
+			Error: "This form expired or was not sent from this server's page. Go back to the application and start again."})
+	}
+	return nonce, ok
 }
 
 func (p *loginPage) form(w http.ResponseWriter, status int, nonce, returnTo, username, problem string) {

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -461,16 +460,20 @@ func TestLoginRefusals(t *testing.T) {
 		if r := send(t, plain, http.MethodGet, authURL, nil, ck); r.location(t, s.url).Path == loginPath {
 			t.Fatalf("the untampered cookie does not sign in: %d", r.status)
 		}
-		parts := strings.Split(ck.Value, ".")
-		exp, _ := strconv.ParseInt(parts[1], 10, 64)
+		unknown := make([]byte, 32)
+		rand.Read(unknown)
 		for name, value := range map[string]string{
-			"other user":     base64.RawURLEncoding.EncodeToString([]byte("alice")) + "." + parts[1] + "." + parts[2],
-			"later expiry":   parts[0] + "." + strconv.FormatInt(exp+3600, 10) + "." + parts[2],
-			"flipped MAC":    parts[0] + "." + parts[1] + "." + flip(parts[2]),
-			"no MAC":         parts[0] + "." + parts[1],
+			"flipped first":  flip(ck.Value),
+			"flipped last":   ck.Value[:len(ck.Value)-1] + flip(ck.Value[len(ck.Value)-1:]),
+			"truncated":      ck.Value[:len(ck.Value)-1],
+			"extra":          ck.Value + "A",
+			"padded":         ck.Value + "=",
+			"upper case":     strings.ToUpper(ck.Value),
+			"unknown id":     base64.RawURLEncoding.EncodeToString(unknown),
 			"empty":          "",
 			"garbage":        "%%%.x.y",
-			"extra part":     ck.Value + ".x",
+			"user name":      "bob",
+			"old format":     base64.RawURLEncoding.EncodeToString([]byte("bob")) + ".4102444800." + base64.RawURLEncoding.EncodeToString(unknown),
 			"unsigned alice": base64.RawURLEncoding.EncodeToString([]byte("alice")),
 		} {
 			t.Run(name, func(t *testing.T) {
@@ -544,7 +547,7 @@ func TestCookieAttributes(t *testing.T) {
 			c      *http.Cookie
 			path   string
 			maxAge int
-		}{{csrf, loginPath, int(csrfTTL / time.Second)}, {sess, "/", 8 * 3600}} {
+		}{{csrf, "/", int(csrfTTL / time.Second)}, {sess, "/", 8 * 3600}} {
 			if !ck.c.HttpOnly || ck.c.SameSite != http.SameSiteLaxMode || ck.c.Secure != tc.secure || ck.c.Path != ck.path || ck.c.MaxAge != ck.maxAge {
 				t.Errorf("issuer %q: cookie %s, want HttpOnly, SameSite=Lax, Secure %v, Path %s, Max-Age %d", tc.issuer, ck.c, tc.secure, ck.path, ck.maxAge)
 			}
@@ -655,7 +658,9 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	s.startSession(rec, "alice")
+	if err := s.startSession(rec, httptest.NewRequest(http.MethodPost, loginPath, nil), "alice"); err != nil {
+		t.Fatal(err)
+	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.AddCookie(rec.Result().Cookies()[0])
 	for _, tc := range []struct {
@@ -667,10 +672,66 @@ func TestSessionExpiry(t *testing.T) {
 			t.Errorf("after %v: session = %q, %v; want %v", tc.after, user, ok, tc.ok)
 		}
 	}
-	// Another process's key (a restart) signs nobody in.
+	// Another process (a restart) knows nobody.
 	other, _ := newSigner(false, func() time.Time { return now.Add(-time.Hour) })
 	if _, ok := other.session(req); ok {
-		t.Error("a cookie signed under another key is accepted")
+		t.Error("a session of another process is accepted")
+	}
+}
+
+// TestSessionTable: a user's sessions are capped (the oldest ends first),
+// expired ones are dropped when the next one starts, and signing in again
+// in one browser ends that browser's previous session.
+func TestSessionTable(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, err := newSigner(false, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(user string, prev *http.Cookie) *http.Cookie {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, loginPath, nil)
+		if prev != nil {
+			req.AddCookie(prev)
+		}
+		rec := httptest.NewRecorder()
+		if err := s.startSession(rec, req, user); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Second) // an order to "oldest"
+		return rec.Result().Cookies()[0]
+	}
+	valid := func(c *http.Cookie) bool {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.AddCookie(c)
+		_, ok := s.session(req)
+		return ok
+	}
+	var alice []*http.Cookie
+	for range maxSessionsPerUser + 2 {
+		alice = append(alice, signIn("alice", nil))
+	}
+	bob := signIn("bob", nil)
+	for i, c := range alice {
+		if want := i >= 2; valid(c) != want {
+			t.Errorf("alice's session %d valid = %v, want %v (the cap is %d, oldest out first)", i, !want, want, maxSessionsPerUser)
+		}
+	}
+	if !valid(bob) {
+		t.Error("bob's session ended by alice's cap")
+	}
+	again := signIn("bob", bob)
+	if valid(bob) || !valid(again) {
+		t.Errorf("signing in again: old session valid %v, new %v; want false, true", valid(bob), valid(again))
+	}
+	now = now.Add(sessionTTL)
+	signIn("carol", nil)
+	s.mu.Lock()
+	n := len(s.sessions)
+	s.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d sessions after all but one expired, want 1", n)
 	}
 }
 
@@ -693,15 +754,17 @@ func FuzzValidReturn(f *testing.F) {
 	})
 }
 
-// FuzzSessionCookie: no cookie value crafted without the key signs anyone
-// in, and none makes the parser panic.
+// FuzzSessionCookie: no cookie value but the one the server handed out
+// signs anyone in, and none makes the parser panic.
 func FuzzSessionCookie(f *testing.F) {
 	s, err := newSigner(false, time.Now)
 	if err != nil {
 		f.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	s.startSession(rec, "alice")
+	if err := s.startSession(rec, httptest.NewRequest(http.MethodPost, loginPath, nil), "alice"); err != nil {
+		f.Fatal(err)
+	}
 	good := rec.Result().Cookies()[0].Value
 	for _, v := range []string{good, "", "..", "a.b.c", good + "x", strings.ToUpper(good)} {
 		f.Add(v)

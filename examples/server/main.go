@@ -1,10 +1,12 @@
 // Command server is tollgate's demo authorization server: one binary, the
 // token, authorization, revocation and introspection endpoints, JWKS and
-// metadata, and a demo-only sign-in page for the users in its config.
+// metadata, and demo-only sign-in and sign-out pages (/login, /logout) for
+// the users in its config.
 //
 //	go run ./examples/server                  # zero config: prints demo clients, a user and curl lines
 //	go run ./examples/server -config FILE     # from YAML (see the README)
 //	go run ./examples/server -listen :9090    # overrides the config's listen address
+//	go run ./examples/server -storage postgres://… -allow-unsealed-keys   # keys unencrypted: no TOLLGATE_KEY_ENCRYPTION_KEY
 //	go run ./examples/server hash-secret      # reads a secret or password on stdin, prints its hash
 //	go run ./examples/server clients list     # client management: list, add, rotate-secret, delete
 package main
@@ -20,7 +22,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -34,11 +35,12 @@ import (
 	"github.com/tollgate-oauth/tollgate/internal/clientip"
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/storage"
+	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
 
 const (
 	defaultListen    = "127.0.0.1:8080"
-	defaultLoginRate = "10-M" // failed sign-ins per IP
+	defaultLoginRate = "10-M" // failed sign-ins per IP, and per username
 	shutdownTimeout  = 10 * time.Second
 )
 
@@ -65,6 +67,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	configPath := fs.String("config", "", "YAML config `file` (default: built-in demo config)")
 	storageFlag := fs.String("storage", "", "memory, sqlite:PATH or postgres://…, overriding the config (default "+defaultStorage+")")
 	listen := fs.String("listen", "", "`host:port` to listen on, overriding the config (default "+defaultListen+")")
+	allowUnsealed := fs.Bool(allowUnsealedFlag, false, "store generated signing keys unencrypted when "+kekEnv+" is not set (PostgreSQL), or keep using keys stored so")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -91,11 +94,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := checkStorage(cfg.Storage); err != nil {
 		return fmt.Errorf("storage: %v", err)
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	store, closeStore, err := openStorage(ctx, cfg.Storage)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
+	warnSharedDatabase(logger, cfg.Storage)
+	seal, err := resolveSealing(ctx, cfg.Storage, store, *allowUnsealed, logger)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
 	if cfg.Listen == "" {
 		cfg.Listen = defaultListen
 	}
@@ -112,14 +121,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if d != nil {
 		d.addUserFlow(cfg) // its redirect URI is on the issuer
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := buildServer(ctx, cfg, logger, d, store)
+	srv, err := buildServer(ctx, cfg, logger, d, store, seal)
 	if err != nil {
 		return err
 	}
 
 	addr := ln.Addr().String()
-	fmt.Fprintf(stdout, "tollgate demo server on http://%s (issuer %s, storage %s)\n", addr, cfg.Issuer, redactStorage(cfg.Storage))
+	keysNote := ""
+	if seal.note != "" {
+		keysNote = ", " + seal.note
+	}
+	fmt.Fprintf(stdout, "tollgate demo server on http://%s (issuer %s, storage %s%s)\n", addr, cfg.Issuer, redactStorage(cfg.Storage), keysNote)
 	if d != nil {
 		printDemo(stdout, d)
 	}
@@ -186,12 +198,12 @@ func loadOrDefault(path string) (*fileConfig, *demo, error) {
 // buildServer turns the file config into the demo's routes: the sign-in
 // and callback pages, and the tollgate handler (over an in-memory store)
 // for everything else. d is the zero-config demo, or nil.
-func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store) (http.Handler, error) {
+func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store, seal keySealing) (http.Handler, error) {
 	signing, err := cfg.signingKeys()
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if signing, err = persistedKeys(ctx, store, signing, logger); err != nil {
+	if signing, err = persistedKeys(ctx, store, signing, seal); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	createOnly := map[string]bool{}
@@ -231,14 +243,13 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	// Users enable the authorization endpoint: without them nobody could
 	// sign in (check refuses authorization_code clients then).
 	if len(cfg.Users) > 0 {
-		login, err := newLoginPage(cfg, proxies, logger)
+		login, err := newLoginPage(cfg, proxies, limitStore, logger)
 		if err != nil {
 			return nil, err
 		}
 		hcfg.Login = login.hook
 		hcfg.Claims = login.users.claims
-		mux.HandleFunc("GET "+loginPath, login.serveForm)
-		mux.HandleFunc("POST "+loginPath, login.serveLogin)
+		login.routes(mux)
 	}
 	mux.Handle("GET "+callbackPath, callbackPage{demo: d, log: logger})
 	srv, err := handler.New(hcfg)
@@ -249,7 +260,10 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	return mux, nil
 }
 
-func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, logger *slog.Logger) (*loginPage, error) {
+// newLoginPage builds the sign-in pages. Failed sign-ins are counted in
+// store, the token endpoint's (Redis, shared by every instance) when the
+// config names one, else in process.
+func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, store limiter.Store, logger *slog.Logger) (*loginPage, error) {
 	u, err := newUsers(cfg.Users)
 	if err != nil {
 		return nil, err
@@ -258,7 +272,14 @@ func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, logger *slog.Logger) 
 	if rate == "" {
 		rate = defaultLoginRate
 	}
-	failed, err := ratelimit.New(limitermemory.NewStore(), rate, "login:failed:")
+	if store == nil {
+		store = limitermemory.NewStore()
+	}
+	failedIP, err := ratelimit.New(store, rate, "login:failed:")
+	if err != nil {
+		return nil, fmt.Errorf("config: rate_limits.login: %w", err)
+	}
+	failedUser, err := ratelimit.New(store, rate, "login:user:")
 	if err != nil {
 		return nil, fmt.Errorf("config: rate_limits.login: %w", err)
 	}
@@ -266,7 +287,9 @@ func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	return &loginPage{users: u, signer: s, failed: failed, ips: clientip.Resolver{Trusted: proxies}, log: logger}, nil
+	return &loginPage{users: u, signer: s, failedIP: failedIP, failedUser: failedUser,
+		failClosed: cfg.RateLimits.OnStoreError == "closed",
+		ips:        clientip.Resolver{Trusted: proxies}, log: logger}, nil
 }
 
 // scopesSupported publishes the concrete scopes the clients can get;
@@ -318,13 +341,6 @@ func rateLimitStore(rc rateConfig) (limiter.Store, error) {
 	return s, nil
 }
 
-// redactStorage hides a password in a storage URL for the startup line.
-func redactStorage(spec string) string {
-	if u, err := url.Parse(spec); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "***")
-			return u.String()
-		}
-	}
-	return spec
-}
+// redactStorage hides every password in a storage spec for the startup
+// line: sqlstore's redaction, the one its own errors use.
+func redactStorage(spec string) string { return sqlstore.RedactDSN(spec) }

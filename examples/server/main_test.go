@@ -48,6 +48,12 @@ type server struct {
 // run's result.
 func start(t *testing.T, stdin io.Reader, args ...string) *server {
 	t.Helper()
+	return startLogged(t, stdin, t.Output(), args...)
+}
+
+// startLogged is start with the server's log going to stderr.
+func startLogged(t *testing.T, stdin io.Reader, stderr io.Writer, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// run writes stdout only before it calls ready, so reading it after
 	// the ready signal needs no lock.
@@ -55,7 +61,7 @@ func start(t *testing.T, stdin io.Reader, args ...string) *server {
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, withMemory(args), stdin, &stdout, t.Output(), func(addr string) { ready <- addr })
+		errc <- run(ctx, withMemory(args), stdin, &stdout, stderr, func(addr string) { ready <- addr })
 	}()
 	var addr string
 	select {

@@ -14,11 +14,17 @@ type page struct {
 	Error   string
 	Message string
 	Login   *loginForm    // the sign-in form, on /login
+	Logout  *csrfForm     // a sign-out button, for a signed-in user
 	Result  *callbackData // what came back to /callback
 }
 
 type loginForm struct {
 	CSRF, ReturnTo, Username string
+}
+
+// csrfForm is a form whose only field is the CSRF token.
+type csrfForm struct {
+	CSRF string
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
@@ -36,6 +42,10 @@ pre{background:#eee;padding:.5em;white-space:pre-wrap;overflow-wrap:anywhere}</s
 <label>Username <input name="username" value="{{.Username}}" autocomplete="username" required autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button>
+</form>{{end}}
+{{with .Logout}}<form method="post" action="/logout">
+<input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<button type="submit">Sign out</button>
 </form>{{end}}
 {{with .Result}}<dl>
 {{with .Code}}<dt>code</dt><dd><pre id="code">{{.}}</pre></dd>{{end}}

@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -24,8 +22,8 @@ import (
 const defaultStorage = "sqlite:tollgate.db"
 
 // kekEnv names the environment variable holding the key that encrypts
-// generated signing keys at rest (32 bytes, base64). Unset: they are
-// stored as plain PEM, and the startup log says so.
+// generated signing keys at rest (32 bytes, base64). Unset: see
+// resolveSealing.
 const kekEnv = "TOLLGATE_KEY_ENCRYPTION_KEY"
 
 func checkStorage(spec string) error {
@@ -33,7 +31,7 @@ func checkStorage(spec string) error {
 	case spec == "", spec == "memory", strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
 	case strings.HasPrefix(spec, "sqlite:") && len(spec) > len("sqlite:"):
 	default:
-		return fmt.Errorf("%q: want memory, sqlite:PATH or a postgres:// URL", spec)
+		return fmt.Errorf("%q: want memory, sqlite:PATH or a postgres:// URL", redactStorage(spec))
 	}
 	return nil
 }
@@ -82,17 +80,11 @@ func syncClients(ctx context.Context, store storage.ClientStore, cfg *fileConfig
 }
 
 // persistedKeys resolves the configured keys that have no file: the same
-// kid as a stored key is that key (decrypted with the key-encryption key
-// from the environment, if any), a new kid is generated and stored. Two
+// kid as a stored key is that key (unsealed with seal's key-encryption
+// key, if any), a new kid is generated and stored (sealed with it). Two
 // instances starting together agree: the second to store reads the first's.
-func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handler.SigningKey, logger *slog.Logger) ([]handler.SigningKey, error) {
-	var kek []byte
-	if v := os.Getenv(kekEnv); v != "" {
-		var err error
-		if kek, err = keys.ParseSealingKey(v); err != nil {
-			return nil, fmt.Errorf("%s: %w", kekEnv, err)
-		}
-	}
+func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handler.SigningKey, seal keySealing) ([]handler.SigningKey, error) {
+	kek := seal.kek
 	out := make([]handler.SigningKey, len(signing))
 	for i, sk := range signing {
 		out[i] = sk
@@ -102,7 +94,7 @@ func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handle
 		for attempt := 0; attempt < 2; attempt++ {
 			k, err := loadKey(ctx, store, sk.ID, kek)
 			if err != nil {
-				return nil, fmt.Errorf("keys[%d]: %w (the key-encryption key is read from %s)", i, err, kekEnv)
+				return nil, fmt.Errorf("keys[%d]: %w (the key-encryption key is read from %s)", i, err, seal.source)
 			}
 			if k != nil {
 				if k.alg != sk.Algorithm {
@@ -129,9 +121,6 @@ func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handle
 			}
 			if err != nil {
 				return nil, fmt.Errorf("keys[%d]: %w", i, err)
-			}
-			if kek == nil {
-				logger.Warn("signing key stored unencrypted; set "+kekEnv+" (32 bytes, base64) before the first start to seal keys", "kid", sk.ID)
 			}
 			out[i].Key = priv
 			break

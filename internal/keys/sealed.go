@@ -43,10 +43,15 @@ func Seal(pem []byte, kek []byte, kid string) ([]byte, error) {
 	return append(bytes.Clone(sealedPrefix), base64.RawStdEncoding.AppendEncode(nil, sealed)...), nil
 }
 
+// IsSealed reports whether data is a key sealed by Seal, as opposed to a
+// plain PEM key: a store can be checked for keys that need a key-encryption
+// key before one is chosen.
+func IsSealed(data []byte) bool { return bytes.HasPrefix(data, sealedPrefix) }
+
 // Unseal reverses Seal. A plain PEM comes back as is when kek is nil; a
 // sealed key without kek, or with the wrong one, is an error.
 func Unseal(data []byte, kek []byte, kid string) ([]byte, error) {
-	if !bytes.HasPrefix(data, sealedPrefix) {
+	if !IsSealed(data) {
 		if kek != nil {
 			return nil, fmt.Errorf("keys: key %q is stored unencrypted although a key-encryption key is set", kid)
 		}

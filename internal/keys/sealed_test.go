@@ -44,6 +44,9 @@ func TestSealRoundTrip(t *testing.T) {
 	if got, _ := Seal(pem, nil, "k1"); !bytes.Equal(got, pem) {
 		t.Error("Seal without kek changed the PEM")
 	}
+	if !IsSealed(sealed) || IsSealed(pem) || IsSealed(nil) {
+		t.Errorf("IsSealed: sealed %v, plain %v, empty %v; want true, false, false", IsSealed(sealed), IsSealed(pem), IsSealed(nil))
+	}
 }
 
 func TestParseSealingKey(t *testing.T) {

@@ -10,6 +10,11 @@
 // or slow makes calls fail with storage.ErrUnavailable (the token endpoint
 // answers 503) instead of hanging, and the pool reconnects by itself when
 // the database returns.
+//
+// A SQLite file that Open creates is readable by its owner only (mode
+// 0600), and so are the -wal and -shm files SQLite keeps beside it: the
+// database holds client secret hashes and stored signing keys. Open leaves
+// the mode of an existing file alone.
 package sqlstore
 
 import (
@@ -17,7 +22,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -73,15 +80,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			db.SetConnMaxIdleTime(5 * time.Minute)
 		}
 	default:
-		return nil, fmt.Errorf("sqlstore: storage %q: want sqlite:PATH or postgres://…", redact(dsn))
+		return nil, fmt.Errorf("sqlstore: storage %q: want sqlite:PATH or postgres://…", RedactDSN(dsn))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: opening %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("sqlstore: opening %s: %w", RedactDSN(dsn), err)
 	}
 	s := &Store{db: db, d: d, timeout: opts.QueryTimeout}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, oneLine{fmt.Errorf("sqlstore: %s: %w", redact(dsn), err)}
+		return nil, oneLine{fmt.Errorf("sqlstore: %s: %w", RedactDSN(dsn), err)}
 	}
 	return s, nil
 }
@@ -102,12 +109,35 @@ func openSQLite(path string) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("empty path")
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(8)
 	return db, nil
+}
+
+// createPrivate creates the database file with mode 0600 if it does not
+// exist yet. SQLite itself would create it 0644 (less the umask), readable
+// by every user of the machine, and the file holds client secret hashes,
+// token digests and stored signing keys. SQLite creates its -wal, -shm and
+// -journal files with the mode of the database file, so they are 0600 too.
+// An existing file's mode is the operator's choice and is left alone.
+func createPrivate(path string) error {
+	if path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // Close closes the database.
@@ -128,7 +158,10 @@ func fail(what string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w: %v", what, storage.ErrUnavailable, err)
 }
 
-var passwordParam = regexp.MustCompile(`(?i)(password=)[^&\s]*`)
+// passwordParam is a password parameter of a URL query or a key=value
+// DSN, whose value may be single-quoted (with backslash escapes), as libpq
+// allows, and may have spaces around the "=".
+var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s]*)`)
 
 // withConnectTimeout bounds each connection attempt (pgx has no default):
 // a server that accepts TCP but never answers must not hold a caller for
@@ -144,9 +177,14 @@ func withConnectTimeout(dsn string) string {
 	return u.String()
 }
 
-// redact hides a password in a DSN for error messages: the user-info
-// password of a URL, and a password= parameter or keyword.
-func redact(dsn string) string {
+// RedactDSN returns dsn with every password in it replaced by "***", for
+// errors, logs and start-up lines: the user-info password of a URL
+// ("postgres://user:pw@host"), any parameter whose name ends in "password"
+// ("?password=pw", "&sslpassword=pw"), and the same keywords in the
+// key=value form ("password=pw", "password = 'p w'"). When in doubt it
+// hides more: an "@" in a password that was not percent-encoded still
+// hides everything up to the last "@".
+func RedactDSN(dsn string) string {
 	dsn = passwordParam.ReplaceAllString(dsn, "${1}***")
 	if i := strings.Index(dsn, "://"); i >= 0 {
 		if at := strings.LastIndex(dsn, "@"); at > i {
