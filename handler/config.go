@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -86,6 +87,14 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MaxBodyBytes bounds a token request body. Default 64 KiB.
 	MaxBodyBytes int64
+	// MaxSlowHashes bounds the client-secret checks that run a slow hash
+	// (argon2id, bcrypt) at once: failures, and human-chosen secrets not
+	// yet verified by this Server. Each argon2id run holds 19 MiB, so the
+	// bound is one on memory too. A request that would go past it is
+	// answered 503 temporarily_unavailable with Retry-After: 1, its
+	// secret unchecked. Default 2 × runtime.NumCPU(); negative is an
+	// error.
+	MaxSlowHashes int
 	// Claims, if set, adds claims to each access token (it may not replace
 	// iss, sub, aud, exp, iat, nbf, jti, client_id or scope).
 	Claims ClaimsFunc
@@ -218,6 +227,11 @@ func (cfg Config) withDefaults() (Config, error) {
 			bad("Config.Grants[%d].Exchange is required", i)
 		}
 		seen[g.Type] = true
+	}
+	if cfg.MaxSlowHashes < 0 {
+		bad("Config.MaxSlowHashes must not be negative")
+	} else if cfg.MaxSlowHashes == 0 {
+		cfg.MaxSlowHashes = 2 * runtime.NumCPU()
 	}
 	if cfg.MaxBodyBytes < 0 {
 		bad("Config.MaxBodyBytes must not be negative")
