@@ -43,6 +43,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Var(&scopes, "scopes", "comma-separated allowed scopes (\"*\" segments allowed)")
 		fs.Var(&defaults, "default-scopes", "comma-separated scopes granted when none is asked for")
 		fs.BoolVar(&c.RequireScope, "require-scope", false, "refuse requests that name no scope")
+		fs.BoolVar(&c.Introspector, "introspector", false, "may introspect any token (a resource server); default: only its own")
 		fs.Var(&auds, "audiences", "comma-separated audiences (required; the first is the default)")
 		fs.Var(&redirects, "redirect-uris", "comma-separated redirect URIs (authorization_code)")
 		fs.DurationVar(&atTTL, "access-token-ttl", 0, "access token lifetime (default: the server's)")
@@ -155,6 +156,9 @@ func listClients(ctx context.Context, store storage.ClientStore, stdout io.Write
 		kind := "confidential"
 		if c.Public {
 			kind = "public"
+		}
+		if c.Introspector {
+			kind += ",introspector"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","),
 			strings.Join(c.Scopes, ","), strings.Join(c.Audiences, ","))

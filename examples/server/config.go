@@ -76,6 +76,7 @@ type clientConfig struct {
 	AccessTokenTTL  duration `yaml:"access_token_ttl"`
 	RedirectURIs    []string `yaml:"redirect_uris"`
 	RefreshTokenTTL duration `yaml:"refresh_token_ttl"`
+	Introspector    bool     `yaml:"introspector"` // may introspect any token
 }
 
 type userConfig struct {
@@ -334,6 +335,7 @@ func (c clientConfig) record(hash string) *storage.Client {
 		Scopes: c.Scopes, DefaultScopes: c.DefaultScopes, RequireScope: c.RequireScope,
 		Audiences: c.Audiences, AccessTokenTTL: time.Duration(c.AccessTokenTTL),
 		RedirectURIs: c.RedirectURIs, RefreshTokenTTL: time.Duration(c.RefreshTokenTTL),
+		Introspector: c.Introspector,
 	}
 	if c.Secret != "" {
 		rec.SecretHash = hash

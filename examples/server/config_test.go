@@ -118,6 +118,7 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 		{"duplicate client id", head + "clients:" + client + client, nil, "clients[1].id"},
 		{"public client with a secret", head + "clients:" + client + "  - id: p\n    public: true\n    secret: s\n", nil, "clients[1].secret"},
 		{"public client with a secret hash", head + "clients:" + client + "  - id: p\n    public: true\n    secret_hash: x\n", nil, "clients[1].secret_hash"},
+		{"public introspector", head + "clients:" + client + "  - id: p\n    public: true\n    introspector: true\n    grant_types: [client_credentials]\n    audiences: [x]\n", nil, "clients[1].introspector"},
 		{"secret and secret_hash", head + "clients:" + client + "    secret_hash: x\n", nil, "clients[0].secret_hash"},
 		{"confidential without secret", head + "clients:\n  - id: a\n    grant_types: [client_credentials]\n    audiences: [x]\n", nil, "clients[0].secret"},
 		{"bad secret_hash", head + "clients:\n  - id: a\n    secret_hash: nope\n    grant_types: [client_credentials]\n    audiences: [x]\n", nil, "clients[0].secret_hash"},

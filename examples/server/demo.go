@@ -50,6 +50,8 @@ func demoConfig() (*fileConfig, *demo, error) {
 				Scopes:        []string{"market:all", "market:id:*", "orders:read", "orders:write"},
 				DefaultScopes: []string{"market:all"},
 				Audiences:     []string{demoAudience, demoQAAudience}, AccessTokenTTL: duration(2 * time.Hour),
+				// The walkthrough introspects demo-spa's tokens with it.
+				Introspector: true,
 			},
 			{
 				ID: demoStorefront, Public: true, GrantTypes: []string{"client_credentials"},
