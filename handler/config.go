@@ -96,7 +96,8 @@ type Config struct {
 	// error.
 	MaxSlowHashes int
 	// Claims, if set, adds claims to each access token (it may not replace
-	// iss, sub, aud, exp, iat, nbf, jti, client_id or scope).
+	// iss, sub, aud, exp, iat, nbf, jti, client_id, scope or sub_type, the
+	// "client" mark of client_credentials tokens).
 	Claims ClaimsFunc
 	// ScopesSupported is published as scopes_supported in the metadata.
 	ScopesSupported []string

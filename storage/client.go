@@ -22,7 +22,8 @@ const (
 // Client is an OAuth 2.0 client registration.
 type Client struct {
 	// ID is the client_id. It is also the `sub` of its client_credentials
-	// tokens.
+	// tokens, which carry "sub_type": "client" so that a resource server
+	// can tell them from a user's tokens with the same `sub`.
 	ID string
 	// SecretHash is the stored hash of the client secret (never the secret
 	// itself), as produced by handler.HashClientSecret or

@@ -144,6 +144,7 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 		{"unknown user field", head + "users:" + user + "    passwd: x\nclients:" + client, nil, "users[0].passwd"},
 		{"user without username", head + "users:\n  - password: x\nclients:" + client, nil, "users[0].username"},
 		{"username with a space", head + "users:\n  - username: a b\n    password: x\nclients:" + client, nil, "users[0].username"},
+		{"user named like a client", head + "users:\n  - username: a\n    password: x\nclients:" + client, nil, `users[0].username: "a" is also clients[0].id`},
 		{"duplicate username", head + "users:" + user + user + "clients:" + client, nil, "users[1].username"},
 		{"user without password", head + "users:\n  - username: alice\nclients:" + client, nil, "users[0].password"},
 		{"password and hash", head + "users:" + user + "    password_hash: x\nclients:" + client, nil, "users[0].password_hash"},

@@ -15,7 +15,7 @@ const (
 	demoClientID   = "demo"
 	demoStorefront = "demo-storefront"
 	demoSPA        = "demo-spa"
-	demoUser       = "demo"
+	demoUser       = "alice" // not "demo": a user may not be named like a client
 	demoAudience   = "https://api.example.com"
 	demoQAAudience = "https://qa-api.example.com"
 )
