@@ -64,9 +64,10 @@ func (s *Server) authenticate(ctx context.Context, req *tokenrequest.Request, ip
 	}
 	ok, err := s.checkCredentials(client, req)
 	if err != nil {
-		// Not checked, so not a failure: the reservation goes back.
+		// Not checked, so not a failure: the reservation goes back. Logged
+		// (at debug, like a 429) by fail, not here: a flood must not
+		// become a flood of warnings.
 		s.refundFailedAuth(ctx, req.ClientID, ip)
-		s.log.WarnContext(ctx, "slow secret checks at capacity; refusing", "max", s.cfg.MaxSlowHashes)
 		return nil, oautherr.Unavailable("the authorization server is busy; retry later").WithHeader("Retry-After", "1")
 	}
 	if !ok {
@@ -94,7 +95,7 @@ func (s *Server) quickAccept(client *storage.Client, req *tokenrequest.Request) 
 
 // checkCredentials is the full check; every false costs one slow hash.
 // It fails with [secret.ErrBusy], having checked nothing, when
-// Config.MaxSlowHashes checks already run.
+// [Config.MaxSlowHashes] checks already run.
 func (s *Server) checkCredentials(client *storage.Client, req *tokenrequest.Request) (bool, error) {
 	switch {
 	case client == nil:
