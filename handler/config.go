@@ -130,9 +130,13 @@ type RateLimits struct {
 	// TokenPerIP limits token requests per client IP (IPv6 per /64), before
 	// anything else is read. Default 6000-M.
 	TokenPerIP string
-	// FailedAuth limits failed client authentications, per client id and
-	// per IP: past it, requests are refused before any secret is checked.
-	// Default 10-M.
+	// FailedAuth limits failed client authentications, per IP and per
+	// client id. Past an IP's limit every request from it is refused
+	// before any secret is checked. Past a client id's limit only attempts
+	// that need a slow hash are refused: credentials that verify cheaply
+	// (no secret for a public client, a generated secret, a secret
+	// verified before) never are, so knowing a client id is not enough to
+	// shut its owner out. Default 10-M.
 	FailedAuth string
 	// Store holds the counters. Default: in-process memory. Pass a shared
 	// store (e.g. limiter's Redis store) when several instances serve.
