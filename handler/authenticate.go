@@ -17,19 +17,35 @@ import (
 //
 // Every failure looks the same from outside (401 invalid_client, one
 // description) and costs the same time: an unknown client, a missing secret
-// and a wrong one each spend one slow hash, so neither the answer nor its
-// timing says whether a client id exists.
+// and a wrong one each spend one slow hash of the kind the store holds (see
+// [secret.Verifier]), so neither the answer nor its timing says whether a
+// client id exists.
 //
-// The brute-force guard has two parts. A locked-out client id or IP is
-// refused before anything else, even with the right secret. And every
-// attempt that cannot be accepted cheaply counts as a failure *before* its
-// slow check runs (and is refunded if it succeeds): counting after the check
-// would let every guess sent in parallel through the lock.
+// The brute-force guard is built so that knowing a client id is not enough
+// to shut that client out (issue 9 §1). In order:
+//
+//  1. An address that failed too often is refused, even with good
+//     credentials: it is the guesser's address, and refusing it there is
+//     what bounds a guesser, whichever client it names.
+//  2. Credentials that verify cheaply are accepted at once: a public client
+//     sending no secret, a generated secret, a slow secret already verified
+//     on this server. Nobody else's failures can refuse them.
+//  3. Anything else needs a slow check. Only now does the client id's count
+//     of failures apply, bounding slow checks of secrets that have not
+//     verified here yet. The attempt is counted against its address and its
+//     client id *before* the check (counting after would let every guess
+//     sent in parallel through) and given back if it succeeds. An attempt
+//     the client id's count refuses still counts against its address.
+//
+// So a guess that happens to be right for a verified secret passes cheaply
+// while wrong ones are refused unchecked: such a secret is protected by the
+// per-address limit alone (the README's "Brute force" section has the
+// numbers).
 func (s *Server) authenticate(ctx context.Context, req *tokenrequest.Request, ip string) (*storage.Client, *oautherr.Error) {
 	if req.ClientID == "" {
 		return nil, oautherr.InvalidClient(false, "client authentication is required: send HTTP Basic credentials or client_id in the body")
 	}
-	if e := s.guardFailedAuth(ctx, req.ClientID, ip); e != nil {
+	if e := s.guardAddress(ctx, ip); e != nil {
 		return nil, e
 	}
 	client, err := s.clients.GetClient(ctx, req.ClientID)
@@ -46,7 +62,15 @@ func (s *Server) authenticate(ctx context.Context, req *tokenrequest.Request, ip
 	if e := s.reserveFailedAuth(ctx, req.ClientID, ip); e != nil {
 		return nil, e
 	}
-	if !s.checkCredentials(client, req) {
+	ok, err := s.checkCredentials(client, req)
+	if err != nil {
+		// Not checked, so not a failure: the reservation goes back. Logged
+		// (at debug, like a 429) by fail, not here: a flood must not
+		// become a flood of warnings.
+		s.refundFailedAuth(ctx, req.ClientID, ip)
+		return nil, oautherr.Unavailable("the authorization server is busy; retry later").WithHeader("Retry-After", "1")
+	}
+	if !ok {
 		s.log.WarnContext(ctx, "client authentication failed", logClientID(client, req.ClientID), "ip", ip, "basic", req.Basic)
 		return nil, oautherr.InvalidClient(req.Basic, "client authentication failed")
 	}
@@ -70,17 +94,19 @@ func (s *Server) quickAccept(client *storage.Client, req *tokenrequest.Request) 
 }
 
 // checkCredentials is the full check; every false costs one slow hash.
-func (s *Server) checkCredentials(client *storage.Client, req *tokenrequest.Request) bool {
+// It fails with [secret.ErrBusy], having checked nothing, when
+// [Config.MaxSlowHashes] checks already run.
+func (s *Server) checkCredentials(client *storage.Client, req *tokenrequest.Request) (bool, error) {
 	switch {
 	case client == nil:
 	case client.Public:
 		// A public client has no secret to send; one that sends one (or
 		// uses Basic) is misconfigured or is not that client.
-	case req.ClientSecret != "":
-		return s.verifier.Verify(client.ID, client.SecretHash, req.ClientSecret)
+	default:
+		// An empty secret still costs the client's own kind of hash.
+		return s.verifier.Check(client.ID, client.SecretHash, req.ClientSecret)
 	}
-	s.verifier.Fail()
-	return false
+	return false, s.verifier.Dummy(req.ClientID, req.ClientSecret)
 }
 
 // logClientID names the client in a log line. An id that matches no client

@@ -3,6 +3,7 @@ package handler
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
 	"github.com/tollgate-oauth/tollgate/internal/printable"
@@ -43,19 +44,30 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	s.provider.Authorize(w, r, provider.LoginFunc(s.cfg.Login))
 }
 
-// authorizeParams returns the query (GET) or form (POST) of an
-// authorization request.
+// authorizeParams returns every parameter fosite will read: the query and,
+// for POST, the form body, together. fosite reads r.Form, which is both
+// (the body's values first), so a parameter in each is a repeat, and a
+// check of one half only would let the other through unchecked. fosite
+// also parses a multipart body, for GET too, which is refused here: no
+// authorization request needs one, and it would be one more half.
 func authorizeParams(r *http.Request, maxBody int64, w http.ResponseWriter) (url.Values, *oautherr.Error) {
+	ct := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Type")))
+	if strings.HasPrefix(ct, "multipart/") {
+		return nil, oautherr.InvalidRequest("a multipart body is not accepted: send the parameters in the query or as application/x-www-form-urlencoded")
+	}
+	all, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, oautherr.InvalidRequest("the request URL query is malformed")
+	}
 	if r.Method == http.MethodGet {
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return nil, oautherr.InvalidRequest("the request URL query is malformed")
-		}
-		return q, nil
+		return all, nil
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
 		return nil, oautherr.InvalidRequest("the request body is not a valid form")
 	}
-	return r.PostForm, nil
+	for name, values := range r.PostForm {
+		all[name] = append(all[name], values...)
+	}
+	return all, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -86,8 +87,17 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MaxBodyBytes bounds a token request body. Default 64 KiB.
 	MaxBodyBytes int64
+	// MaxSlowHashes bounds the client-secret checks that run a slow hash
+	// (argon2id, bcrypt) at once: failures, and human-chosen secrets not
+	// yet verified by this Server. Each argon2id run holds 19 MiB, so the
+	// bound is one on memory too. A request that would go past it is
+	// answered 503 temporarily_unavailable with Retry-After: 1, its
+	// secret unchecked. Default 2 × runtime.NumCPU(); negative is an
+	// error.
+	MaxSlowHashes int
 	// Claims, if set, adds claims to each access token (it may not replace
-	// iss, sub, aud, exp, iat, nbf, jti, client_id or scope).
+	// iss, sub, aud, exp, iat, nbf, jti, client_id, scope or sub_type, the
+	// "client" mark of client_credentials tokens).
 	Claims ClaimsFunc
 	// ScopesSupported is published as scopes_supported in the metadata.
 	ScopesSupported []string
@@ -120,9 +130,13 @@ type RateLimits struct {
 	// TokenPerIP limits token requests per client IP (IPv6 per /64), before
 	// anything else is read. Default 6000-M.
 	TokenPerIP string
-	// FailedAuth limits failed client authentications, per client id and
-	// per IP: past it, requests are refused before any secret is checked.
-	// Default 10-M.
+	// FailedAuth limits failed client authentications, per IP and per
+	// client id. Past an IP's limit every request from it is refused
+	// before any secret is checked. Past a client id's limit only attempts
+	// that need a slow hash are refused: credentials that verify cheaply
+	// (no secret for a public client, a generated secret, a secret
+	// verified before) never are, so knowing a client id is not enough to
+	// shut its owner out. Default 10-M.
 	FailedAuth string
 	// Store holds the counters. Default: in-process memory. Pass a shared
 	// store (e.g. limiter's Redis store) when several instances serve.
@@ -218,6 +232,11 @@ func (cfg Config) withDefaults() (Config, error) {
 			bad("Config.Grants[%d].Exchange is required", i)
 		}
 		seen[g.Type] = true
+	}
+	if cfg.MaxSlowHashes < 0 {
+		bad("Config.MaxSlowHashes must not be negative")
+	} else if cfg.MaxSlowHashes == 0 {
+		cfg.MaxSlowHashes = 2 * runtime.NumCPU()
 	}
 	if cfg.MaxBodyBytes < 0 {
 		bad("Config.MaxBodyBytes must not be negative")

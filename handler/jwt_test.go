@@ -157,11 +157,11 @@ func TestAccessTokenClaims(t *testing.T) {
 			if !reflect.DeepEqual(tok.Header, wantHeader) {
 				t.Errorf("header = %v, want exactly %v", tok.Header, wantHeader)
 			}
-			wantNames := []string{"aud", "client_id", "exp", "iat", "iss", "jti", "nbf", "scope", "sub"}
+			wantNames := []string{"aud", "client_id", "exp", "iat", "iss", "jti", "nbf", "scope", "sub", "sub_type"}
 			if got := slices.Sorted(maps.Keys(tok.Claims)); !slices.Equal(got, wantNames) {
 				t.Errorf("claims = %v, want exactly %v", got, wantNames)
 			}
-			for name, want := range map[string]string{"iss": "http://tollgate.test", "sub": tt.client, "client_id": tt.client, "scope": tt.scope} {
+			for name, want := range map[string]string{"iss": "http://tollgate.test", "sub": tt.client, "sub_type": "client", "client_id": tt.client, "scope": tt.scope} {
 				if got := tok.str(t, name); got != want {
 					t.Errorf("%s = %q, want %q", name, got, want)
 				}
@@ -491,7 +491,7 @@ func TestCustomClaims(t *testing.T) {
 			}
 
 			tok := gpDecode(t, res.body.AccessToken)
-			registered := []string{"aud", "client_id", "exp", "iat", "iss", "jti", "nbf", "scope", "sub"}
+			registered := []string{"aud", "client_id", "exp", "iat", "iss", "jti", "nbf", "scope", "sub", "sub_type"} // client_credentials
 			want := slices.Sorted(slices.Values(append(slices.Clone(registered), slices.Collect(maps.Keys(tt.wantExtra))...)))
 			if names := slices.Sorted(maps.Keys(tok.Claims)); !slices.Equal(names, want) {
 				t.Errorf("claims = %v, want %v", names, want)
@@ -542,7 +542,7 @@ func TestCustomClaimsFailure(t *testing.T) {
 		{"hook error", hookResult{err: errors.New(leak)}, "custom claims hook"},
 		{"unencodable claim", hookResult{claims: map[string]any{"ch": make(chan int)}}, "custom claims"},
 	}
-	for _, name := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope"} {
+	for _, name := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sub_type"} {
 		tests = append(tests, struct {
 			name    string
 			ret     hookResult

@@ -134,6 +134,7 @@ func afClients(hash string) []*storage.Client {
 		{
 			ID: afResourceID, SecretHash: hash, GrantTypes: []string{"client_credentials"},
 			Scopes: []string{"introspect"}, DefaultScopes: []string{"introspect"}, Audiences: []string{apiAudience},
+			Introspector: true,
 		},
 		{
 			ID: afTrustedID, SecretHash: hash, GrantTypes: []string{afUserGrant, afRefreshGrant},

@@ -47,59 +47,59 @@ func (s *Server) limitByClient(ctx context.Context, clientID string) (limiter.Co
 	return c, nil
 }
 
-// failedAuthKeys are the counters a failed authentication adds to.
-func failedAuthKeys(clientID, ip string) [2]string {
-	return [2]string{"client:" + clientID, "ip:" + ip}
-}
+// Failed-auth counter keys: one per address, one per client id.
+func failedAuthIP(ip string) string     { return "ip:" + ip }
+func failedAuthClient(id string) string { return "client:" + id }
 
-// guardFailedAuth refuses a request whose client id or IP has failed
-// authentication too often, before any secret is looked at. It only reads
-// the counters.
-func (s *Server) guardFailedAuth(ctx context.Context, clientID, ip string) *oautherr.Error {
-	for _, key := range failedAuthKeys(clientID, ip) {
-		c, err := s.limitFailed.Peek(ctx, key)
-		if err != nil {
-			if e := s.storeFailed(ctx, "failed_auth", err); e != nil {
-				return e
-			}
-			continue
-		}
-		if ratelimit.Exceeded(c) {
-			return ratelimit.TooMany(c, "failed client authentications")
-		}
+// guardAddress refuses a request from an address that has failed
+// authentication too often, before any client is looked up. It only reads
+// the counter.
+func (s *Server) guardAddress(ctx context.Context, ip string) *oautherr.Error {
+	c, err := s.limitFailed.Peek(ctx, failedAuthIP(ip))
+	if err != nil {
+		return s.storeFailed(ctx, "failed_auth", err)
+	}
+	if ratelimit.Exceeded(c) {
+		return ratelimit.TooMany(c, "failed client authentications")
 	}
 	return nil
 }
 
-// reserveFailedAuth counts an attempt as failed before its secret is
-// checked. If that takes a counter past its limit the attempt is refused
-// (and its counts given back, so the refusal itself costs nothing).
+// reserveFailedAuth counts an attempt that needs a slow check as failed,
+// against its address and then its client id, before the check runs. Past
+// the address's limit the attempt is refused (parallel guesses from one
+// address). Past the client id's limit it is refused too, and that count
+// given back so the refusal does not eat into the window; the address's
+// count stays, so a guesser cannot spray refused attempts for free.
 func (s *Server) reserveFailedAuth(ctx context.Context, clientID, ip string) *oautherr.Error {
-	keys := failedAuthKeys(clientID, ip)
-	for i, key := range keys {
-		c, err := s.limitFailed.Take(ctx, key)
-		if err != nil {
-			if e := s.storeFailed(ctx, "failed_auth", err); e != nil {
-				s.refund(ctx, keys[:i])
-				return e
-			}
-			continue
+	c, err := s.limitFailed.Take(ctx, failedAuthIP(ip))
+	if err != nil {
+		if e := s.storeFailed(ctx, "failed_auth", err); e != nil {
+			return e
 		}
-		if c.Reached {
-			s.refund(ctx, keys[:i+1])
-			return ratelimit.TooMany(c, "failed client authentications")
+	} else if c.Reached {
+		return ratelimit.TooMany(c, "failed client authentications")
+	}
+	c, err = s.limitFailed.Take(ctx, failedAuthClient(clientID))
+	if err != nil {
+		if e := s.storeFailed(ctx, "failed_auth", err); e != nil {
+			s.refund(ctx, failedAuthIP(ip))
+			return e
 		}
+	} else if c.Reached {
+		s.refund(ctx, failedAuthClient(clientID))
+		return ratelimit.TooMany(c, "failed client authentications")
 	}
 	return nil
 }
 
-// refundFailedAuth gives back a reservation whose check succeeded.
+// refundFailedAuth gives back a reservation whose check succeeded (or did
+// not run).
 func (s *Server) refundFailedAuth(ctx context.Context, clientID, ip string) {
-	keys := failedAuthKeys(clientID, ip)
-	s.refund(ctx, keys[:])
+	s.refund(ctx, failedAuthIP(ip), failedAuthClient(clientID))
 }
 
-func (s *Server) refund(ctx context.Context, keys []string) {
+func (s *Server) refund(ctx context.Context, keys ...string) {
 	for _, key := range keys {
 		if err := s.limitFailed.Refund(ctx, key); err != nil {
 			s.log.WarnContext(ctx, "rate limit store failed", "limit", "failed_auth", "error", err)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/provider"
 	"github.com/tollgate-oauth/tollgate/internal/tokenrequest"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
@@ -27,7 +28,8 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveIntrospect is the introspection endpoint (RFC 7662), for
-// confidential clients (resource servers) only.
+// confidential clients (resource servers) only, each answered only about
+// the tokens [mayIntrospect] lets it see.
 func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	client, req, ok := s.clientRequest(w, r)
 	if !ok {
@@ -41,6 +43,9 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if !mayIntrospect(client, in) {
+		in = &provider.Introspection{Active: false}
 	}
 	writeJSON(w, http.StatusOK, in)
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -371,7 +372,7 @@ func TestRevokeFailedAuthGuard(t *testing.T) {
 		c.RateLimits.FailedAuth = "3-M"
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	})
-	tok := env.ccToken(t)
+	tok := env.ccToken(t) // the integration's secret verifies here once
 	from := func(ip, path, secret string) afHTTP {
 		form := url.Values{"token": {tok}}
 		if path == handler.TokenPath {
@@ -387,10 +388,17 @@ func TestRevokeFailedAuthGuard(t *testing.T) {
 	for i, ip := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"} {
 		afWantError(t, "wrong secret "+ip, from(ip, handler.RevokePath, "guess-"+string(rune('a'+i))), 401, "invalid_client", "")
 	}
-	for _, path := range []string{handler.RevokePath, handler.IntrospectPath, handler.TokenPath} {
-		res := from("203.0.113.7", path, integrationSecret)
+	for i, path := range []string{handler.RevokePath, handler.IntrospectPath, handler.TokenPath} {
+		// The client's count is full at every endpoint: a further guess is
+		// refused unchecked.
+		res := from("203.0.113."+strconv.Itoa(10+i), path, "guess-z")
 		if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" {
-			t.Errorf("%s with the right secret after 3 failures: %s, Retry-After %q; want 429", path, res, res.header.Get("Retry-After"))
+			t.Errorf("%s with a 4th wrong secret: %s, Retry-After %q; want 429", path, res, res.header.Get("Retry-After"))
+		}
+		// The right secret, verified before, is accepted cheaply: the
+		// failures do not shut its owner out.
+		if res := from("203.0.113."+strconv.Itoa(20+i), path, integrationSecret); res.status != http.StatusOK {
+			t.Errorf("%s with the right, verified secret after 3 failures: %s; want 200", path, res)
 		}
 	}
 	// Other clients are not locked out.

@@ -61,7 +61,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, clients: cfg.Clients, keys: set, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
 	var err error
-	if s.verifier, err = secret.NewVerifier(0, cfg.Rand); err != nil {
+	if s.verifier, err = secret.New(secret.Options{MaxSlow: cfg.MaxSlowHashes, Rand: cfg.Rand}); err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
 	}
 	store := cfg.RateLimits.Store

@@ -628,6 +628,7 @@ func TestNewConfigErrors(t *testing.T) {
 		}, []string{"Config.Keys", `kid "k1"`}},
 		{"negative AccessTokenTTL", func(c *handler.Config) { c.AccessTokenTTL = -time.Second }, []string{"Config.AccessTokenTTL"}},
 		{"negative MaxBodyBytes", func(c *handler.Config) { c.MaxBodyBytes = -1 }, []string{"Config.MaxBodyBytes"}},
+		{"negative MaxSlowHashes", func(c *handler.Config) { c.MaxSlowHashes = -1 }, []string{"Config.MaxSlowHashes"}},
 		{"bad ScopesSupported", func(c *handler.Config) { c.ScopesSupported = []string{"market:all", "two words"} },
 			[]string{`Config.ScopesSupported[1] "two words"`}},
 	}

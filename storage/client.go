@@ -22,7 +22,8 @@ const (
 // Client is an OAuth 2.0 client registration.
 type Client struct {
 	// ID is the client_id. It is also the `sub` of its client_credentials
-	// tokens.
+	// tokens, which carry "sub_type": "client" so that a resource server
+	// can tell them from a user's tokens with the same `sub`.
 	ID string
 	// SecretHash is the stored hash of the client secret (never the secret
 	// itself), as produced by handler.HashClientSecret or
@@ -55,6 +56,12 @@ type Client struct {
 	// RefreshTokenTTL is the lifetime of this client's refresh tokens; zero
 	// means the server default.
 	RefreshTokenTTL time.Duration
+	// Introspector lets the client introspect any token of this server
+	// (RFC 7662), as a resource server that accepts tokens for several
+	// audiences must. Without it a client may introspect only tokens issued
+	// to it or naming its client id as an audience; for any other token it
+	// gets {"active":false}. Confidential clients only.
+	Introspector bool
 }
 
 // Clone returns a deep copy, so stores never share slices with callers.
@@ -95,6 +102,10 @@ func (c *Client) Validate() error {
 		if err := secret.CheckFormat(c.SecretHash); err != nil {
 			return invalid("secret_hash", "%v", err)
 		}
+	}
+	if c.Public && c.Introspector {
+		// The introspection endpoint serves confidential clients only.
+		return invalid("introspector", "a public client cannot introspect tokens")
 	}
 	if len(c.GrantTypes) == 0 {
 		return invalid("grant_types", "at least one grant type is required")

@@ -43,6 +43,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Var(&scopes, "scopes", "comma-separated allowed scopes (\"*\" segments allowed)")
 		fs.Var(&defaults, "default-scopes", "comma-separated scopes granted when none is asked for")
 		fs.BoolVar(&c.RequireScope, "require-scope", false, "refuse requests that name no scope")
+		fs.BoolVar(&c.Introspector, "introspector", false, "may introspect any token (a resource server); default: only its own")
 		fs.Var(&auds, "audiences", "comma-separated audiences (required; the first is the default)")
 		fs.Var(&redirects, "redirect-uris", "comma-separated redirect URIs (authorization_code)")
 		fs.DurationVar(&atTTL, "access-token-ttl", 0, "access token lifetime (default: the server's)")
@@ -76,9 +77,16 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, clientsUsage)
 	}
-	spec, err := adminStorage(*configPath, *storageFlag)
+	spec, users, err := adminStorage(*configPath, *storageFlag)
 	if err != nil {
 		return err
+	}
+	if cmd == "add" {
+		// The server would refuse to start with this client next to a
+		// user of the same name.
+		if err := checkSubjects(users, func(id string) (string, bool) { return "the id of this new client", id == c.ID }); err != nil {
+			return fmt.Errorf("clients add: config %s: %w", *configPath, err)
+		}
 	}
 	store, closeStore, err := openStorage(ctx, spec)
 	if err != nil {
@@ -156,6 +164,9 @@ func listClients(ctx context.Context, store storage.ClientStore, stdout io.Write
 		if c.Public {
 			kind = "public"
 		}
+		if c.Introspector {
+			kind += ",introspector"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","),
 			strings.Join(c.Scopes, ","), strings.Join(c.Audiences, ","))
 	}
@@ -164,22 +175,26 @@ func listClients(ctx context.Context, store storage.ClientStore, stdout io.Write
 
 // adminStorage is the storage the admin commands work on: the flag, else
 // the config's, else the default; never memory, which would hold nothing.
-func adminStorage(configPath, flagValue string) (string, error) {
-	spec := flagValue
-	if spec == "" && configPath != "" {
+// users are the config's, if one is named.
+func adminStorage(configPath, flagValue string) (spec string, users []userConfig, err error) {
+	spec = flagValue
+	if configPath != "" {
 		cfg, err := loadConfig(configPath)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		spec = cfg.Storage
+		users = cfg.Users
+		if spec == "" {
+			spec = cfg.Storage
+		}
 	}
 	if spec == "" {
 		spec = defaultStorage
 	}
 	if spec == "memory" {
-		return "", errors.New("clients: the storage is memory, which keeps nothing between runs: name sqlite:PATH or postgres://…")
+		return "", nil, errors.New("clients: the storage is memory, which keeps nothing between runs: name sqlite:PATH or postgres://…")
 	}
-	return spec, checkStorage(spec)
+	return spec, users, checkStorage(spec)
 }
 
 // csv is a flag holding a comma-separated list.

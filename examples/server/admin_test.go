@@ -202,6 +202,13 @@ func clientsAdminScenario(t *testing.T, st adminStore) {
 	// A public client_credentials client that must name a scope.
 	mustAdmin(t, "add", "-storage", st.spec, "-id", "storefront", "-public",
 		"-scopes", "market:id:*", "-require-scope", "-audiences", api)
+	// A resource server that may introspect any token.
+	gatewaySecret := secretOf(t, mustAdmin(t, "add", "-storage", st.spec, "-id", "gateway", "-introspector", "-audiences", api))
+	gatewayHash, _ := handler.HashClientSecret(gatewaySecret)
+	if _, err := admin(t, "add", "-storage", st.spec, "-id", "public-introspector", "-public", "-introspector", "-audiences", api); err == nil ||
+		!strings.Contains(err.Error(), "introspector") {
+		t.Errorf("adding a public introspector: %v, want an error naming introspector", err)
+	}
 
 	// What the flags stored, read back through the storage package.
 	store, err := sqlstore.Open(context.Background(), st.spec, sqlstore.Options{})
@@ -218,6 +225,8 @@ func clientsAdminScenario(t *testing.T, st adminStore) {
 			AccessTokenTTL: 5 * time.Minute, RefreshTokenTTL: 48 * time.Hour},
 		{ID: "storefront", Public: true, GrantTypes: []string{"client_credentials"},
 			Scopes: []string{"market:id:*"}, RequireScope: true, Audiences: []string{api}},
+		{ID: "gateway", SecretHash: gatewayHash, GrantTypes: []string{"client_credentials"}, Audiences: []string{api},
+			Introspector: true},
 	} {
 		got, err := store.GetClient(context.Background(), want.ID)
 		if err != nil {
@@ -240,7 +249,8 @@ func clientsAdminScenario(t *testing.T, st adminStore) {
 	for _, r := range rows[1:] {
 		ids[r[0]] = r
 	}
-	for id, kind := range map[string]string{"partner": "confidential", "spa": "public", "storefront": "public"} {
+	for id, kind := range map[string]string{"partner": "confidential", "spa": "public", "storefront": "public",
+		"gateway": "confidential,introspector"} {
 		if r := ids[id]; len(r) < 2 || r[1] != kind {
 			t.Errorf("list row for %s = %q, want it listed as %s; list:\n%s", id, r, kind, out)
 		}
@@ -259,6 +269,10 @@ func clientsAdminScenario(t *testing.T, st adminStore) {
 	}
 	if c := claimsOf(t, tr.AccessToken); c["aud"] != api && fmt.Sprint(c["aud"]) != "["+api+"]" {
 		t.Errorf("partner's token aud = %v, want the first audience %s", c["aud"], api)
+	}
+	// The introspector may read partner's token; partner may read its own.
+	if got := introspectAs(t, s.url, "gateway", gatewaySecret, tr.AccessToken); got["active"] != true {
+		t.Errorf("gateway (-introspector) introspecting partner's token: %v, want active", got)
 	}
 	storefront := func(scope string) tokenResponse {
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"storefront"}}

@@ -76,6 +76,7 @@ type clientConfig struct {
 	AccessTokenTTL  duration `yaml:"access_token_ttl"`
 	RedirectURIs    []string `yaml:"redirect_uris"`
 	RefreshTokenTTL duration `yaml:"refresh_token_ttl"`
+	Introspector    bool     `yaml:"introspector"` // may introspect any token
 }
 
 type userConfig struct {
@@ -277,7 +278,32 @@ func (cfg *fileConfig) check() error {
 			return fmt.Errorf("%s.%w", field, err)
 		}
 	}
-	return cfg.checkUsers()
+	if err := cfg.checkUsers(); err != nil {
+		return err
+	}
+	return checkSubjects(cfg.Users, func(id string) (string, bool) {
+		for i, c := range cfg.Clients {
+			if c.ID == id {
+				return fmt.Sprintf("clients[%d].id", i), true
+			}
+		}
+		return "", false
+	})
+}
+
+// checkSubjects refuses a user named like a client. A client_credentials
+// token's sub is its client id and a user's token's sub is the username,
+// so a resource API that reads only sub could not tell the two apart
+// (tollgate marks machine tokens "sub_type": "client", but an API may not
+// look). client finds a client by id and says where it is defined.
+func checkSubjects(users []userConfig, client func(id string) (where string, ok bool)) error {
+	for i, u := range users {
+		if where, ok := client(u.Username); ok {
+			return fmt.Errorf("users[%d].username: %q is also %s: tokens for the user and for the client would have the same sub; rename one",
+				i, u.Username, where)
+		}
+	}
+	return nil
 }
 
 // checkUsers validates the demo's users, which no storage type checks.
@@ -334,6 +360,7 @@ func (c clientConfig) record(hash string) *storage.Client {
 		Scopes: c.Scopes, DefaultScopes: c.DefaultScopes, RequireScope: c.RequireScope,
 		Audiences: c.Audiences, AccessTokenTTL: time.Duration(c.AccessTokenTTL),
 		RedirectURIs: c.RedirectURIs, RefreshTokenTTL: time.Duration(c.RefreshTokenTTL),
+		Introspector: c.Introspector,
 	}
 	if c.Secret != "" {
 		rec.SecretHash = hash

@@ -15,7 +15,7 @@ const (
 	demoClientID   = "demo"
 	demoStorefront = "demo-storefront"
 	demoSPA        = "demo-spa"
-	demoUser       = "demo"
+	demoUser       = "alice" // not "demo": a user may not be named like a client
 	demoAudience   = "https://api.example.com"
 	demoQAAudience = "https://qa-api.example.com"
 )
@@ -50,6 +50,8 @@ func demoConfig() (*fileConfig, *demo, error) {
 				Scopes:        []string{"market:all", "market:id:*", "orders:read", "orders:write"},
 				DefaultScopes: []string{"market:all"},
 				Audiences:     []string{demoAudience, demoQAAudience}, AccessTokenTTL: duration(2 * time.Hour),
+				// The walkthrough introspects demo-spa's tokens with it.
+				Introspector: true,
 			},
 			{
 				ID: demoStorefront, Public: true, GrantTypes: []string{"client_credentials"},

@@ -170,7 +170,7 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 	// A client added with the admin command while the server runs.
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"clients", "add", "-storage", spec, "-id", "rs", "-audiences", demoAudience}, nil, &out, t.Output(), nil); err != nil {
+	if err := run(context.Background(), []string{"clients", "add", "-storage", spec, "-id", "rs", "-introspector", "-audiences", demoAudience}, nil, &out, t.Output(), nil); err != nil {
 		t.Fatal(err)
 	}
 	rs := regexp.MustCompile(`(?m)^client_secret: (tgs_\S+)$`).FindStringSubmatch(out.String())

@@ -48,7 +48,7 @@ rate_limits: {token: %d-M, failed_auth: "off", store: %q}
 users: [{username: alice, password: alice-password}]
 clients:
   - {id: %s, secret_hash: %q, grant_types: [client_credentials], audiences: [https://api.example.com]}
-  - {id: %s, secret_hash: %q, grant_types: [client_credentials], audiences: [https://api.example.com]}
+  - {id: %s, secret_hash: %q, grant_types: [client_credentials], audiences: [https://api.example.com], introspector: true}
   - id: %s
     public: true
     grant_types: [authorization_code, refresh_token]

@@ -23,7 +23,8 @@ import (
 
 // userConfigYAML is a config with users and authorization-code clients.
 // spa's redirect URI need not answer: the tests read the Location header.
-// The client "alice" shares a user's name: its tokens get no user claims.
+// The client "svc" is a machine: its tokens get no user claims. (A client
+// may not share a user's name: TestUserNamedLikeAStoredClient.)
 func userConfigYAML(t *testing.T, rateLimits string) string {
 	t.Helper()
 	bobHash, err := handler.HashClientSecret("bob-password")
@@ -53,8 +54,8 @@ clients:
     audiences: [https://api.example.com]
     redirect_uris: [https://app.example.com/cb]
     refresh_token_ttl: 1h
-  - id: alice
-    secret: alice-client-secret
+  - id: svc
+    secret: svc-client-secret
     grant_types: [client_credentials]
     audiences: [https://api.example.com]
 `, rateLimits, bobHash))
@@ -309,9 +310,10 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		t.Errorf("authorize while signed in: %d to %s, want a redirect to the client", r.status, loc)
 	}
 
-	// A client whose id is a username is still a client: no user claims.
-	if cc := basicToken(t, s.url, "alice", "alice-client-secret"); cc.Status != 200 || claimsOf(t, cc.AccessToken)["user_type"] != nil {
-		t.Errorf("client_credentials token of client alice: %+v, want no user claims", cc)
+	// A client's token gets no user claims, and says it is a machine's.
+	if cc := basicToken(t, s.url, "svc", "svc-client-secret"); cc.Status != 200 || claimsOf(t, cc.AccessToken)["user_type"] != nil ||
+		claimsOf(t, cc.AccessToken)["sub_type"] != "client" {
+		t.Errorf("client_credentials token of client svc: %+v, want sub_type client and no user claims", cc)
 	}
 }
 

@@ -217,6 +217,9 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	if d != nil && !created[demoClientID] {
 		d.secret = "" // set when the database was made; not known any more
 	}
+	if err := checkStoredSubjects(ctx, store, cfg.Users); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	limitStore, err := rateLimitStore(cfg.RateLimits)
 	if err != nil {
 		return nil, err

@@ -158,3 +158,22 @@ func loadKey(ctx context.Context, store storage.KeyStore, kid string, kek []byte
 	}
 	return nil, nil
 }
+
+// checkStoredSubjects is checkSubjects against the clients in the store:
+// those added with "server clients add" are not in the config.
+func checkStoredSubjects(ctx context.Context, store storage.ClientStore, users []userConfig) error {
+	if len(users) == 0 {
+		return nil
+	}
+	list, err := store.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("checking usernames against the stored clients: %w", err)
+	}
+	ids := make(map[string]bool, len(list))
+	for _, c := range list {
+		ids[c.ID] = true
+	}
+	return checkSubjects(users, func(id string) (string, bool) {
+		return "the id of a client in the storage", ids[id]
+	})
+}

@@ -1,7 +1,7 @@
 // Package accesstoken builds and signs JWT access tokens per RFC 9068:
 // header typ "at+jwt", alg and kid; claims iss, sub, aud, exp, iat, nbf,
-// jti, client_id and scope (a space separated string), plus the host's own
-// claims, which may not shadow those.
+// jti, client_id and scope (a space separated string), sub_type on
+// machine tokens, plus the host's own claims, which may not shadow those.
 package accesstoken
 
 import (
@@ -21,34 +21,46 @@ import (
 var Reserved = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
 	"jti": true, "client_id": true, "scope": true,
+	"sub_type": true,
 }
+
+// SubjectClient is the sub_type of a token whose sub is a client id: no
+// user is involved (client_credentials). RFC 9068 §2.2 makes such a sub
+// the client's identifier, which may equal some user's subject; the claim
+// tells them apart, and a host can never set it (it is Reserved). Tokens
+// for users carry no sub_type.
+const SubjectClient = "client"
 
 // Claims of one access token.
 type Claims struct {
-	Issuer   string
-	Subject  string
-	Audience []string
-	ClientID string
-	Scopes   []string
-	IssuedAt time.Time
-	Expiry   time.Time
-	ID       string         // jti
-	Extra    map[string]any // host claims; names must not be Reserved
+	Issuer  string
+	Subject string
+	// SubjectType is SubjectClient on machine tokens, "" (omitted) on
+	// users' tokens.
+	SubjectType string
+	Audience    []string
+	ClientID    string
+	Scopes      []string
+	IssuedAt    time.Time
+	Expiry      time.Time
+	ID          string         // jti
+	Extra       map[string]any // host claims; names must not be Reserved
 }
 
 // registered is the wire form of the claims tollgate owns. aud is a string
 // for one audience (the common case, as RFC 9068's examples have it) and an
 // array for several.
 type registered struct {
-	Issuer    string `json:"iss"`
-	Subject   string `json:"sub"`
-	Audience  any    `json:"aud"`
-	Expiry    int64  `json:"exp"`
-	IssuedAt  int64  `json:"iat"`
-	NotBefore int64  `json:"nbf"`
-	ID        string `json:"jti"`
-	ClientID  string `json:"client_id"`
-	Scope     string `json:"scope"`
+	Issuer      string `json:"iss"`
+	Subject     string `json:"sub"`
+	SubjectType string `json:"sub_type,omitempty"`
+	Audience    any    `json:"aud"`
+	Expiry      int64  `json:"exp"`
+	IssuedAt    int64  `json:"iat"`
+	NotBefore   int64  `json:"nbf"`
+	ID          string `json:"jti"`
+	ClientID    string `json:"client_id"`
+	Scope       string `json:"scope"`
 }
 
 // MarshalJSON renders the registered claims first, then Extra.
@@ -58,7 +70,7 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 		aud = c.Audience[0]
 	}
 	out, err := json.Marshal(registered{
-		Issuer: c.Issuer, Subject: c.Subject, Audience: aud,
+		Issuer: c.Issuer, Subject: c.Subject, SubjectType: c.SubjectType, Audience: aud,
 		Expiry: c.Expiry.Unix(), IssuedAt: c.IssuedAt.Unix(), NotBefore: c.IssuedAt.Unix(),
 		ID: c.ID, ClientID: c.ClientID, Scope: scope.Join(c.Scopes),
 	})

@@ -276,3 +276,15 @@ func mustKey(t *testing.T) *keys.Key {
 	}
 	return k
 }
+
+func TestSubjectType(t *testing.T) {
+	t.Parallel()
+	c := baseClaims()
+	if m := decode(t, c); m["sub_type"] != nil {
+		t.Errorf("a user token carries sub_type %v", m["sub_type"])
+	}
+	c.SubjectType = SubjectClient
+	if m := decode(t, c); m["sub_type"] != "client" {
+		t.Errorf("sub_type = %#v, want \"client\"", m["sub_type"])
+	}
+}

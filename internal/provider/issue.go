@@ -50,6 +50,10 @@ func (p *Provider) mintAccessToken(ctx context.Context, grant string, r fosite.R
 		Expiry:   sess.GetExpiresAt(fosite.AccessToken),
 		ID:       jti,
 	}
+	if grant == storage.GrantClientCredentials {
+		// sub is the client id, which may equal a user's subject: say so.
+		claims.SubjectType = accesstoken.SubjectClient
+	}
 	extra := maps.Clone(sess.Claims)
 	if p.opts.Claims != nil {
 		hook, err := p.opts.Claims(ctx, ClaimsInput{

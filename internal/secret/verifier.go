@@ -4,13 +4,20 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultCacheSize bounds the Verifier's cache of verified slow secrets.
 const DefaultCacheSize = 10_000
+
+// ErrBusy reports that a check needed a slow hash while the Verifier's cap
+// of concurrent slow hashes was reached: nothing was checked.
+var ErrBusy = errors.New("secret: too many slow hashes running")
 
 // Verifier checks presented client secrets against stored hashes.
 //
@@ -21,13 +28,20 @@ const DefaultCacheSize = 10_000
 // entry; a failed verification never touches the cache. The cache holds no
 // secret: only MACs under a key that never leaves the process.
 //
-// Every failed verification costs one argon2id run, whatever the reason
-// (unknown client, wrong secret, a fast-scheme mismatch): the time of a
-// failure tells an attacker nothing about whether the client exists.
+// Every failed verification costs one slow hash of the kind the store
+// holds, whatever the reason (unknown client, wrong secret, a fast-scheme
+// mismatch), so the time of a failure tells an attacker nothing about
+// whether the client exists: see [Verifier.Dummy].
+//
+// Slow hashes are capped: at most Options.MaxSlow run at once (argon2id
+// takes 19 MiB each). [Verifier.Check] and [Verifier.Dummy] refuse with
+// [ErrBusy] past the cap; [Verifier.Verify] and [Verifier.Fail] wait.
 type Verifier struct {
 	key   [32]byte
-	dummy string // an argon2id hash of a random secret, compared on failures
 	max   int
+	slots chan struct{}
+	hook  atomic.Pointer[func(Run)]
+	kinds kinds
 
 	mu    sync.RWMutex
 	cache map[string]entry
@@ -38,39 +52,110 @@ type entry struct {
 	mac  [sha256.Size]byte
 }
 
-// NewVerifier returns a Verifier whose cache holds at most size entries
-// (DefaultCacheSize when size <= 0). r defaults to crypto/rand.
-func NewVerifier(size int, r io.Reader) (*Verifier, error) {
+// Options configure a Verifier. The zero value is the default.
+type Options struct {
+	// CacheSize bounds the verified-secret cache. Default DefaultCacheSize.
+	CacheSize int
+	// MaxSlow bounds the slow hashes running at once. Default twice
+	// runtime.NumCPU().
+	MaxSlow int
+	// Rand is the entropy for the cache key and dummy hashes. Default
+	// crypto/rand.
+	Rand io.Reader
+}
+
+// Run describes one slow hash, for [Verifier.SetHook].
+type Run struct {
+	// Kind names the algorithm and parameters, e.g.
+	// "argon2id:m=19456,t=2,p=1,len=32" or "bcrypt:cost=10".
+	Kind string
+	// Dummy is true for the run a failure spends without a stored hash to
+	// check (unknown client, public client, generated-secret mismatch).
+	Dummy bool
+}
+
+// New returns a Verifier.
+func New(o Options) (*Verifier, error) {
+	r := o.Rand
 	if r == nil {
 		r = rand.Reader
 	}
-	if size <= 0 {
-		size = DefaultCacheSize
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
 	}
-	v := &Verifier{max: size, cache: make(map[string]entry)}
+	if o.MaxSlow <= 0 {
+		o.MaxSlow = 2 * runtime.NumCPU()
+	}
+	v := &Verifier{max: o.CacheSize, slots: make(chan struct{}, o.MaxSlow), cache: make(map[string]entry)}
 	if _, err := io.ReadFull(r, v.key[:]); err != nil {
 		return nil, fmt.Errorf("secret: reading verifier key: %w", err)
 	}
-	dummy, err := hashArgon2id("tollgate-dummy", defaultArgon2, r)
-	if err != nil {
+	if err := v.kinds.init(r, o.CacheSize); err != nil {
 		return nil, err
 	}
-	v.dummy = dummy
 	return v, nil
 }
 
-// Verify reports whether presented matches hash, the stored hash of the
-// client id. A false result has already paid for one slow hash.
+// NewVerifier is New with a cache size and entropy source, the other
+// options at their defaults.
+func NewVerifier(size int, r io.Reader) (*Verifier, error) {
+	return New(Options{CacheSize: size, Rand: r})
+}
+
+// SetHook makes f see every slow hash, called with its slot held just
+// before the hash runs. For tests: count which kind ran, or block to fill
+// the cap. nil removes it.
+func (v *Verifier) SetHook(f func(Run)) {
+	if f == nil {
+		v.hook.Store(nil)
+		return
+	}
+	v.hook.Store(&f)
+}
+
+// Check reports whether presented matches hash, the stored hash of client
+// id. A false result has paid for one slow hash: the stored hash's own if
+// it is slow (an empty secret included), else the dummy [Verifier.Dummy]
+// spends. Past the cap of concurrent slow hashes it returns ErrBusy without
+// checking.
+func (v *Verifier) Check(id, hash, presented string) (bool, error) {
+	return v.check(id, hash, presented, false)
+}
+
+// Dummy spends the time of a failed check for client id when there is no
+// stored hash to check (unknown or public client): one slow hash of a kind
+// the Verifier has met in the store. Which kind is drawn from id under the
+// Verifier's key, weighted by how many clients hold each kind, so a given
+// unknown id always costs what an existing client of that kind costs. It
+// returns ErrBusy past the cap.
+func (v *Verifier) Dummy(id, presented string) error {
+	_, err := v.dummy(id, presented, false)
+	return err
+}
+
+// Verify is Check, waiting for a free slot instead of failing with ErrBusy.
 func (v *Verifier) Verify(id, hash, presented string) bool {
-	if v.Quick(id, hash, presented) {
-		return true
+	ok, _ := v.check(id, hash, presented, true)
+	return ok
+}
+
+// Fail is Dummy for an anonymous caller, waiting for a free slot.
+func (v *Verifier) Fail() { _, _ = v.dummy("", "", true) }
+
+func (v *Verifier) check(id, hash, presented string, wait bool) (bool, error) {
+	if presented != "" && v.Quick(id, hash, presented) {
+		return true, nil
 	}
 	if !isSlow(hash) {
-		v.Fail()
-		return false
+		return v.dummy(id, presented, wait)
 	}
-	if !compare(hash, presented) {
-		return false
+	k := v.kinds.learn(id, hash)
+	ok, err := v.run(k, false, wait, func() bool {
+		// Compared even when empty, so a missing secret costs a wrong one.
+		return compare(hash, presented) && presented != ""
+	})
+	if !ok || err != nil {
+		return false, err
 	}
 	mac := v.mac(id, presented)
 	v.mu.Lock()
@@ -82,12 +167,36 @@ func (v *Verifier) Verify(id, hash, presented string) bool {
 	}
 	v.cache[id] = entry{hash: hash, mac: mac}
 	v.mu.Unlock()
-	return true
+	return true, nil
+}
+
+func (v *Verifier) dummy(id, presented string, wait bool) (bool, error) {
+	k := v.kinds.pick(v.key[:], id)
+	_, err := v.run(k, true, wait, func() bool { return compare(k.dummy, presented) })
+	return false, err
+}
+
+// run runs f, one slow hash of kind k, in a slot.
+func (v *Verifier) run(k *kind, dummy, wait bool, f func() bool) (bool, error) {
+	if wait {
+		v.slots <- struct{}{}
+	} else {
+		select {
+		case v.slots <- struct{}{}:
+		default:
+			return false, ErrBusy
+		}
+	}
+	defer func() { <-v.slots }()
+	if h := v.hook.Load(); h != nil {
+		(*h)(Run{Kind: k.name, Dummy: dummy})
+	}
+	return f(), nil
 }
 
 // Quick reports whether presented verifies without running a slow hash: a
 // fast-scheme secret that matches, or a slow-scheme secret verified before.
-// False means "not decided cheaply", not "wrong": call Verify.
+// False means "not decided cheaply", not "wrong": call Check.
 func (v *Verifier) Quick(id, hash, presented string) bool {
 	if !isSlow(hash) {
 		return compare(hash, presented)
@@ -98,10 +207,6 @@ func (v *Verifier) Quick(id, hash, presented string) bool {
 	v.mu.RUnlock()
 	return ok && e.hash == hash && hmac.Equal(e.mac[:], mac[:])
 }
-
-// Fail spends the time of one slow verification, for failures that had no
-// hash to check (unknown client, missing secret).
-func (v *Verifier) Fail() { compare(v.dummy, "") }
 
 func (v *Verifier) mac(id, presented string) (out [sha256.Size]byte) {
 	m := hmac.New(sha256.New, v.key[:])

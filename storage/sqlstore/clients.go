@@ -12,7 +12,7 @@ import (
 )
 
 const clientColumns = `id, secret_hash, public, require_scope, grant_types, scopes, default_scopes,
-	audiences, redirect_uris, access_token_ttl, refresh_token_ttl`
+	audiences, redirect_uris, access_token_ttl, refresh_token_ttl, introspector`
 
 // clientRow is a client as its columns hold it: lists as JSON.
 func clientArgs(c *storage.Client) ([]any, error) {
@@ -25,7 +25,7 @@ func clientArgs(c *storage.Client) ([]any, error) {
 		lists = append(lists, string(b))
 	}
 	return append([]any{c.ID, c.SecretHash, c.Public, c.RequireScope}, append(lists,
-		int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL))...), nil
+		int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL), c.Introspector)...), nil
 }
 
 func scanClient(row interface{ Scan(...any) error }) (*storage.Client, error) {
@@ -35,7 +35,7 @@ func scanClient(row interface{ Scan(...any) error }) (*storage.Client, error) {
 		atTTL, rtTTL                        int64
 	)
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Public, &c.RequireScope, &grants, &scopes, &defaults,
-		&auds, &rus, &atTTL, &rtTTL); err != nil {
+		&auds, &rus, &atTTL, &rtTTL, &c.Introspector); err != nil {
 		return nil, err
 	}
 	for _, f := range []struct {
@@ -78,7 +78,7 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 	}
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	_, err = s.db.ExecContext(ctx, s.d.q("INSERT INTO tollgate_clients ("+clientColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), args...)
+	_, err = s.db.ExecContext(ctx, s.d.q("INSERT INTO tollgate_clients ("+clientColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), args...)
 	if isDuplicate(err) {
 		return fmt.Errorf("client %q: %w", c.ID, storage.ErrAlreadyExists)
 	}
@@ -101,7 +101,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 	defer cancel()
 	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE tollgate_clients SET secret_hash = ?, public = ?, require_scope = ?,
 		grant_types = ?, scopes = ?, default_scopes = ?, audiences = ?, redirect_uris = ?,
-		access_token_ttl = ?, refresh_token_ttl = ? WHERE id = ?`), append(args[1:], args[0])...)
+		access_token_ttl = ?, refresh_token_ttl = ?, introspector = ? WHERE id = ?`), append(args[1:], args[0])...)
 	if err != nil {
 		return fail("updating a client", err)
 	}
