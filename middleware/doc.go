@@ -18,4 +18,13 @@
 // challenge; a bad, expired or foreign token → 401 invalid_token; a
 // missing scope → 403 insufficient_scope naming the scopes; a malformed
 // Authorization header → 400 invalid_request.
+//
+// # Nested instances
+//
+// Verified claims are tied to the [Middleware] that verified them. When API
+// B's instance sits inside API A's, B verifies the token again against its
+// own Config (A's audience is not B's), and B's RequireScopes,
+// RequireAnyScope and RateLimit read B's claims. An instance never verifies
+// a request twice. [ClaimsFrom] returns the innermost instance's claims.
+// Claims put in by [WithClaims], for tests, are trusted by every instance.
 package middleware

@@ -42,10 +42,17 @@ func New(cfg Config) (*Middleware, error) {
 }
 
 // Authenticate lets through requests with a valid access token, with its
-// claims in the context (ClaimsFrom), and answers the others per RFC 6750.
+// claims in the context ([ClaimsFrom]), and answers the others per RFC
+// 6750.
+//
+// A request this instance already verified, further up the chain, is not
+// verified again. Claims verified by another instance do not count: nested
+// instances (API B's inside API A's) each verify the token against their
+// own Config, and each one's scope checks and rate limits read its own
+// claims. Claims put in by [WithClaims] count for every instance.
 func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := ClaimsFrom(r.Context()); ok {
+		if _, ok := m.claimsFor(r.Context()); ok {
 			next.ServeHTTP(w, r) // already authenticated further up the chain
 			return
 		}
@@ -54,7 +61,7 @@ func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 			m.write(w, r, e, m.cfg.Realm)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), claims)))
+		next.ServeHTTP(w, r.WithContext(m.withClaims(r.Context(), claims)))
 	})
 }
 
