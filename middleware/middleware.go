@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
@@ -65,13 +66,15 @@ func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate finds and verifies the request's token.
+// authenticate finds and verifies the request's token, and checks it is
+// not revoked.
 func (m *Middleware) authenticate(r *http.Request) (*Claims, *Error) {
 	token, e := m.bearerToken(r)
 	if e != nil {
 		return nil, e
 	}
-	claims, err := m.verify(r.Context(), token)
+	now := m.cfg.Now()
+	claims, err := m.verify(r.Context(), token, now)
 	if errors.Is(err, errSyntax) {
 		return nil, malformedHeader()
 	}
@@ -84,13 +87,20 @@ func (m *Middleware) authenticate(r *http.Request) (*Claims, *Error) {
 		m.cfg.Logger.DebugContext(r.Context(), "access token refused", "error", err)
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.Reason(err)}
 	}
+	// Checked on every request, cached tokens included: a revocation
+	// must reach tokens verified before it.
+	if rv := m.cfg.Revocations; rv != nil {
+		if e := rv.check(claims, now); e != nil {
+			m.cfg.Logger.DebugContext(r.Context(), "access token refused", "error", e.Description)
+			return nil, e
+		}
+	}
 	return claims, nil
 }
 
-// verify returns the claims of a valid token, from the cache when this
-// token was verified before under the current key set.
-func (m *Middleware) verify(ctx context.Context, token string) (*Claims, error) {
-	now := m.cfg.Now()
+// verify returns the claims of a token valid at now, from the cache when
+// this token was verified before under the current key set.
+func (m *Middleware) verify(ctx context.Context, token string, now time.Time) (*Claims, error) {
 	version := m.cfg.Keys.version()
 	var key [sha256.Size]byte
 	if m.cache != nil {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-json-experiment/json"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
@@ -134,14 +133,7 @@ func readMetadata(ctx context.Context, f *fetcher, metadataURL, issuer string) (
 	if err != nil {
 		return nil, fmt.Errorf("middleware: issuer metadata: %w", err)
 	}
-	var md metadata
-	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, fmt.Errorf("middleware: issuer metadata at %s is not JSON: %w", metadataURL, err)
-	}
-	if md.Issuer != issuer {
-		return nil, fmt.Errorf("middleware: metadata at %s names issuer %q, want %q (RFC 8414 §3.3)", metadataURL, md.Issuer, issuer)
-	}
-	return &md, nil
+	return parseMetadata(body, metadataURL, issuer)
 }
 
 type remote struct {
