@@ -19,6 +19,14 @@
 // missing scope → 403 insufficient_scope naming the scopes; a malformed
 // Authorization header → 400 invalid_request.
 //
+// # Revoked tokens
+//
+// A JWT stays valid until it expires. With [Config.Revocations], built by
+// [IssuerRevocationFeed] (or [RevocationFeed]), the middleware polls the
+// issuer's revocation feed and refuses a revoked token, by its jti or its
+// grant_id, within [RevocationOptions.MaxDelay] (10 s by default) of its
+// revocation, cached tokens included.
+//
 // # Nested instances
 //
 // Verified claims are tied to the [Middleware] that verified them. When API
