@@ -1,12 +1,15 @@
 package middleware_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -114,6 +117,62 @@ func BenchmarkProtected(b *testing.B) {
 			serveBench(b, f.mwNoC.RequireScopes("orders:read")(okHandler), f.token, http.StatusNoContent)
 		})
 	}
+}
+
+// BenchmarkProtectedRevocations is the repeated case with a revocation
+// set of 10 000 entries (jti and grant_id) consulted on every request; the
+// token carries a grant_id, so both lookups run.
+func BenchmarkProtectedRevocations(b *testing.B) {
+	type entry struct {
+		JTI     string `json:"jti,omitempty"`
+		GrantID string `json:"grant_id,omitempty"`
+		Exp     int64  `json:"exp"`
+	}
+	page := struct {
+		Cursor  string  `json:"cursor"`
+		Reset   bool    `json:"reset"`
+		Revoked []entry `json:"revoked"`
+	}{Cursor: "e.1", Reset: true}
+	for i := range 5000 {
+		page.Revoked = append(page.Revoked, entry{JTI: fmt.Sprintf("jti-%022d", i), Exp: benchNow.Add(time.Hour).Unix()},
+			entry{GrantID: fmt.Sprintf("grant-%020d", i), Exp: benchNow.Add(time.Hour).Unix()})
+	}
+	body, err := json.Marshal(page)
+	if err != nil {
+		b.Fatal(err)
+	}
+	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	defer feed.Close()
+	rv, err := middleware.RevocationFeed(context.Background(), feed.URL, middleware.RevocationOptions{
+		MaxDelay: time.Hour, Now: func() time.Time { return benchNow }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rv.Close()
+
+	f := newBenchFixture(b, keys.ES256)
+	token, err := accesstoken.Mint(f.key, &accesstoken.Claims{
+		Issuer: "https://issuer.test", Subject: "user-1", ClientID: "app", Audience: []string{"https://api.test"},
+		Scopes: []string{"orders:read"}, IssuedAt: benchNow, Expiry: benchNow.Add(time.Hour), ID: "0123456789abcdefghijkl",
+		Extra: map[string]any{"grant_id": "grant-not-revoked"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ks, err := middleware.LocalKeys(must(keys.NewSet(f.key)).JWKS())
+	if err != nil {
+		b.Fatal(err)
+	}
+	mw, err := middleware.New(middleware.Config{
+		Issuer: "https://issuer.test", Audience: "https://api.test", Keys: ks, Revocations: rv,
+		Now: func() time.Time { return benchNow }, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("ES256/repeated", func(b *testing.B) {
+		serveBench(b, mw.RequireScopes("orders:read")(okHandler), token, http.StatusNoContent)
+	})
 }
 
 // BenchmarkVerifySignature is the bare signature check of the same tokens

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"context"
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
@@ -20,7 +19,13 @@ type Claims struct {
 	IssuedAt  time.Time
 	NotBefore time.Time
 	ID        string // jti
-	KeyID     string // kid that verified the token
+	// GrantID is the token's grant_id claim: the grant (one user's
+	// authorization of one client, and every token refreshed from it) a
+	// tollgate token was issued under. It is empty for client_credentials
+	// tokens. A revocation of the grant refuses all its tokens (see
+	// [Revocations]).
+	GrantID string
+	KeyID   string // kid that verified the token
 
 	v *jwtverify.Claims
 }
@@ -28,7 +33,7 @@ type Claims struct {
 func newClaims(v *jwtverify.Claims) *Claims {
 	return &Claims{
 		Subject: v.Subject, ClientID: v.ClientID, Issuer: v.Issuer, Audience: v.Audience, Scopes: v.Scopes,
-		Expiry: v.Expiry, IssuedAt: v.IssuedAt, NotBefore: v.NotBefore, ID: v.ID, KeyID: v.KeyID, v: v,
+		Expiry: v.Expiry, IssuedAt: v.IssuedAt, NotBefore: v.NotBefore, ID: v.ID, GrantID: v.GrantID, KeyID: v.KeyID, v: v,
 	}
 }
 
@@ -49,17 +54,3 @@ func (c *Claims) All() (map[string]any, error) { return c.v.All() }
 // Decode unmarshals the token's claims into v, e.g. a struct with json
 // tags for the host's custom claims.
 func (c *Claims) Decode(v any) error { return c.v.Decode(v) }
-
-type claimsKey struct{}
-
-// ClaimsFrom returns the claims the middleware verified for this request.
-func ClaimsFrom(ctx context.Context) (*Claims, bool) {
-	c, ok := ctx.Value(claimsKey{}).(*Claims)
-	return c, ok
-}
-
-// WithClaims returns ctx carrying c, for tests of handlers that read
-// ClaimsFrom without a token.
-func WithClaims(ctx context.Context, c *Claims) context.Context {
-	return context.WithValue(ctx, claimsKey{}, c)
-}

@@ -31,6 +31,12 @@ type Config struct {
 	// Required.
 	Keys *KeySet
 
+	// Revocations, if set, refuses revoked tokens: those whose jti or
+	// grant_id the issuer's revocation feed lists (see [RevocationFeed],
+	// [IssuerRevocationFeed]). Default nil: a revoked token is accepted
+	// until it expires.
+	Revocations *Revocations
+
 	// Algorithms allowed in tokens. Default RS256, ES256, EdDSA. Only
 	// asymmetric algorithms are accepted; "none" and HMAC never are.
 	Algorithms []string

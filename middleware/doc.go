@@ -18,4 +18,21 @@
 // challenge; a bad, expired or foreign token → 401 invalid_token; a
 // missing scope → 403 insufficient_scope naming the scopes; a malformed
 // Authorization header → 400 invalid_request.
+//
+// # Revoked tokens
+//
+// A JWT stays valid until it expires. With [Config.Revocations], built by
+// [IssuerRevocationFeed] (or [RevocationFeed]), the middleware polls the
+// issuer's revocation feed and refuses a revoked token, by its jti or its
+// grant_id, within [RevocationOptions.MaxDelay] (10 s by default) of its
+// revocation, cached tokens included.
+//
+// # Nested instances
+//
+// Verified claims are tied to the [Middleware] that verified them. When API
+// B's instance sits inside API A's, B verifies the token again against its
+// own Config (A's audience is not B's), and B's RequireScopes,
+// RequireAnyScope and RateLimit read B's claims. An instance never verifies
+// a request twice. [ClaimsFrom] returns the innermost instance's claims.
+// Claims put in by [WithClaims], for tests, are trusted by every instance.
 package middleware

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
@@ -42,10 +43,17 @@ func New(cfg Config) (*Middleware, error) {
 }
 
 // Authenticate lets through requests with a valid access token, with its
-// claims in the context (ClaimsFrom), and answers the others per RFC 6750.
+// claims in the context ([ClaimsFrom]), and answers the others per RFC
+// 6750.
+//
+// A request this instance already verified, further up the chain, is not
+// verified again. Claims verified by another instance do not count: nested
+// instances (API B's inside API A's) each verify the token against their
+// own Config, and each one's scope checks and rate limits read its own
+// claims. Claims put in by [WithClaims] count for every instance.
 func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := ClaimsFrom(r.Context()); ok {
+		if _, ok := m.claimsFor(r.Context()); ok {
 			next.ServeHTTP(w, r) // already authenticated further up the chain
 			return
 		}
@@ -54,17 +62,19 @@ func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 			m.write(w, r, e, m.cfg.Realm)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), claims)))
+		next.ServeHTTP(w, r.WithContext(m.withClaims(r.Context(), claims)))
 	})
 }
 
-// authenticate finds and verifies the request's token.
+// authenticate finds and verifies the request's token, and checks it is
+// not revoked.
 func (m *Middleware) authenticate(r *http.Request) (*Claims, *Error) {
 	token, e := m.bearerToken(r)
 	if e != nil {
 		return nil, e
 	}
-	claims, err := m.verify(r.Context(), token)
+	now := m.cfg.Now()
+	claims, err := m.verify(r.Context(), token, now)
 	if errors.Is(err, errSyntax) {
 		return nil, malformedHeader()
 	}
@@ -77,13 +87,20 @@ func (m *Middleware) authenticate(r *http.Request) (*Claims, *Error) {
 		m.cfg.Logger.DebugContext(r.Context(), "access token refused", "error", err)
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.Reason(err)}
 	}
+	// Checked on every request, cached tokens included: a revocation
+	// must reach tokens verified before it.
+	if rv := m.cfg.Revocations; rv != nil {
+		if e := rv.check(claims, now); e != nil {
+			m.cfg.Logger.DebugContext(r.Context(), "access token refused", "error", e.Description)
+			return nil, e
+		}
+	}
 	return claims, nil
 }
 
-// verify returns the claims of a valid token, from the cache when this
-// token was verified before under the current key set.
-func (m *Middleware) verify(ctx context.Context, token string) (*Claims, error) {
-	now := m.cfg.Now()
+// verify returns the claims of a token valid at now, from the cache when
+// this token was verified before under the current key set.
+func (m *Middleware) verify(ctx context.Context, token string, now time.Time) (*Claims, error) {
 	version := m.cfg.Keys.version()
 	var key [sha256.Size]byte
 	if m.cache != nil {

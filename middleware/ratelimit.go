@@ -55,7 +55,7 @@ func (m *Middleware) RateLimit(rl RateLimit) (func(http.Handler) http.Handler, e
 	}
 	return func(next http.Handler) http.Handler {
 		limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, _ := ClaimsFrom(r.Context())
+			c, _ := m.claimsFor(r.Context())
 			res, err := lim.Take(r.Context(), rl.Key(r, c))
 			if err != nil {
 				if rl.FailClosed {

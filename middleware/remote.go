@@ -2,13 +2,9 @@ package middleware
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -20,8 +16,17 @@ import (
 // RemoteOptions tune how a remote key set is fetched and refreshed. Zero
 // values are the defaults.
 type RemoteOptions struct {
-	// HTTPClient fetches the JWKS. Default: a client with a 10 s timeout.
+	// HTTPClient fetches the JWKS (and the metadata, for IssuerMetadata).
+	// Default: a client on http.DefaultTransport. Whatever the client's own
+	// settings, redirects are not followed and FetchTimeout applies; the
+	// client itself is not modified.
 	HTTPClient *http.Client
+	// FetchTimeout is the deadline of each fetch. Default 10 s.
+	FetchTimeout time.Duration
+	// AllowHTTP accepts http:// URLs for any host. Default false: https
+	// only, except for a loopback host (localhost, 127.0.0.1, [::1]). The
+	// rule applies to the jwks_uri read from metadata too.
+	AllowHTTP bool
 	// RefreshInterval is how often the set is fetched in the background.
 	// Default 15 minutes.
 	RefreshInterval time.Duration
@@ -42,8 +47,8 @@ type RemoteOptions struct {
 }
 
 func (o *RemoteOptions) withDefaults() {
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	if o.FetchTimeout <= 0 {
+		o.FetchTimeout = 10 * time.Second
 	}
 	if o.RefreshInterval <= 0 {
 		o.RefreshInterval = 15 * time.Minute
@@ -65,14 +70,19 @@ func (o *RemoteOptions) withDefaults() {
 // RemoteJWKS fetches the key set at jwksURL now, then keeps it fresh: in
 // the background every RefreshInterval, and at once when a token names a
 // kid the set lacks (new keys appear without a failed request). When the
-// issuer is down the last good set keeps serving. Call Close to stop.
+// issuer is down the last good set keeps serving. Call [KeySet.Close] to
+// stop.
+//
+// jwksURL must be https, unless its host is loopback or
+// [RemoteOptions.AllowHTTP] is set. Redirects are not followed, and every
+// fetch ends within [RemoteOptions.FetchTimeout].
 func RemoteJWKS(ctx context.Context, jwksURL string, opts RemoteOptions) (*KeySet, error) {
-	u, err := url.Parse(jwksURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("middleware: JWKS URL %q must be an absolute http(s) URL", jwksURL)
-	}
 	opts.withDefaults()
-	r := &remote{url: jwksURL, opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
+	f := opts.fetcher()
+	if err := f.checkURL("JWKS", jwksURL); err != nil {
+		return nil, err
+	}
+	r := &remote{url: jwksURL, opts: opts, fetcher: f, stop: make(chan struct{}), done: make(chan struct{})}
 	ks := &KeySet{remote: r}
 	if err := r.fetch(ctx, ks); err != nil {
 		if !opts.RetryStartup {
@@ -84,23 +94,19 @@ func RemoteJWKS(ctx context.Context, jwksURL string, opts RemoteOptions) (*KeySe
 	return ks, nil
 }
 
+func (o *RemoteOptions) fetcher() *fetcher {
+	return newFetcher(o.HTTPClient, o.FetchTimeout, o.AllowHTTP, o.MaxBytes)
+}
+
 // IssuerMetadata reads the issuer's RFC 8414 metadata at metadataURL,
-// checks that it names issuer, and follows its jwks_uri (see RemoteJWKS).
+// checks that it names issuer, and follows its jwks_uri (see
+// [RemoteJWKS]). Both URLs follow RemoteJWKS's rules: https unless
+// loopback or allowed, no redirects, a deadline on every fetch.
 func IssuerMetadata(ctx context.Context, metadataURL, issuer string, opts RemoteOptions) (*KeySet, error) {
 	opts.withDefaults()
-	body, err := get(ctx, opts.HTTPClient, metadataURL, opts.MaxBytes)
+	md, err := readMetadata(ctx, opts.fetcher(), metadataURL, issuer)
 	if err != nil {
-		return nil, fmt.Errorf("middleware: issuer metadata: %w", err)
-	}
-	var md struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, fmt.Errorf("middleware: issuer metadata at %s is not JSON: %w", metadataURL, err)
-	}
-	if md.Issuer != issuer {
-		return nil, fmt.Errorf("middleware: metadata at %s names issuer %q, want %q (RFC 8414 §3.3)", metadataURL, md.Issuer, issuer)
+		return nil, err
 	}
 	if md.JWKSURI == "" {
 		return nil, fmt.Errorf("middleware: metadata at %s has no jwks_uri", metadataURL)
@@ -108,9 +114,32 @@ func IssuerMetadata(ctx context.Context, metadataURL, issuer string, opts Remote
 	return RemoteJWKS(ctx, md.JWKSURI, opts)
 }
 
+// metadata holds the members of an issuer's RFC 8414 metadata this
+// package reads.
+type metadata struct {
+	Issuer                 string `json:"issuer"`
+	JWKSURI                string `json:"jwks_uri"`
+	RevocationFeedEndpoint string `json:"revocation_feed_endpoint"`
+}
+
+// readMetadata fetches the metadata at metadataURL and checks that it
+// names issuer (RFC 8414 §3.3). URLs in it are not checked here: each
+// user checks the one it follows.
+func readMetadata(ctx context.Context, f *fetcher, metadataURL, issuer string) (*metadata, error) {
+	if err := f.checkURL("metadata", metadataURL); err != nil {
+		return nil, err
+	}
+	body, err := f.get(ctx, metadataURL)
+	if err != nil {
+		return nil, fmt.Errorf("middleware: issuer metadata: %w", err)
+	}
+	return parseMetadata(body, metadataURL, issuer)
+}
+
 type remote struct {
-	url  string
-	opts RemoteOptions
+	url     string
+	opts    RemoteOptions
+	fetcher *fetcher
 
 	group singleflight.Group
 
@@ -128,8 +157,8 @@ type remote struct {
 func (r *remote) fetch(ctx context.Context, ks *KeySet) error {
 	ch := r.group.DoChan("fetch", func() (any, error) {
 		// Detached from the caller: one caller giving up must not cancel the
-		// fetch the others wait for. The client's timeout bounds it.
-		body, err := get(context.WithoutCancel(ctx), r.opts.HTTPClient, r.url, r.opts.MaxBytes)
+		// fetch the others wait for. FetchTimeout bounds it.
+		body, err := r.fetcher.get(context.WithoutCancel(ctx), r.url)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +194,7 @@ func (r *remote) missed(ctx context.Context, ks *KeySet, kid string) (jwtverify.
 		r.missFetch = running
 		// The refetch outlives the request that started it (keeping its
 		// values, losing its cancellation): one request giving up must not
-		// end it for the others. The HTTP client's timeout bounds it.
+		// end it for the others. FetchTimeout bounds it.
 		fctx := context.WithoutCancel(ctx)
 		go func(done chan struct{}) {
 			if err := r.fetch(fctx, ks); err != nil {
@@ -230,29 +259,4 @@ func (r *remote) loop(ks *KeySet) {
 func (r *remote) close() {
 	r.stopOnce.Do(func() { close(r.stop) })
 	<-r.done
-}
-
-// get fetches url and returns at most max bytes of a 200 answer.
-func get(ctx context.Context, client *http.Client, url string, max int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", url, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(body)) > max {
-		return nil, errors.New("document larger than the limit")
-	}
-	return body, nil
 }

@@ -25,7 +25,7 @@ func (m *Middleware) requireScopes(scopes []string, all bool) func(http.Handler)
 	required := strings.Join(scopes, " ")
 	return func(next http.Handler) http.Handler {
 		check := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, _ := ClaimsFrom(r.Context())
+			c, _ := m.claimsFor(r.Context())
 			if !grants(c, scopes, all) {
 				m.write(w, r, &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
 					Description: "the token lacks a required scope", Scope: required}, m.cfg.Realm)

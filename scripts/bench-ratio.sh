@@ -13,7 +13,7 @@ what=${1:-handler}
 runs=${2:-6}
 case "$what" in
   handler)    pkg=./handler/    pattern='^Benchmark(TokenEndpoint|Sign)$' ;;
-  middleware) pkg=./middleware/ pattern='^Benchmark(BareHandler|Protected|VerifySignature)$' ;;
+  middleware) pkg=./middleware/ pattern='^Benchmark(BareHandler|Protected|ProtectedRevocations|VerifySignature)$' ;;
   *) echo "usage: $0 handler|middleware [runs]" >&2; exit 2 ;;
 esac
 out=$(mktemp)
@@ -41,6 +41,7 @@ awk -v what="$what" '
     } else {
       printf "%-22s %15s %15s %13s %8s\n", "case", "protected", "baseline", "overhead", "ratio"
       for (k = 1; k <= 3; k++) row(algs[k] " repeated", "BenchmarkProtected/" algs[k] "/repeated", "BenchmarkBareHandler")
+      row("ES256 repeated+revoc.", "BenchmarkProtectedRevocations/ES256/repeated", "BenchmarkBareHandler")
       for (k = 1; k <= 3; k++) row(algs[k] " first-seen", "BenchmarkProtected/" algs[k] "/first-seen", "BenchmarkVerifySignature/" algs[k])
     }
   }' "$out"

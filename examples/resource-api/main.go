@@ -7,6 +7,11 @@
 //
 // Routes: GET /public (no token), GET /orders (scope orders:read), POST
 // /orders (scope orders:write), all rate-limited per client.
+//
+// Revoked tokens are refused within 10 s: the API finds the issuer's
+// revocation feed in its metadata (<issuer>/.well-known/
+// oauth-authorization-server) and polls it. An issuer that advertises no
+// feed is logged, and its revoked tokens pass until they expire.
 package main
 
 import (
@@ -69,7 +74,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return err
 	}
 	defer keys.Close()
-	mw, err := middleware.New(middleware.Config{Issuer: *issuer, Audience: *audience, Keys: keys, Logger: logger})
+	revoked, err := revocations(ctx, *issuer, logger)
+	if err != nil {
+		return err
+	}
+	if revoked != nil {
+		defer revoked.Close()
+	}
+	mw, err := middleware.New(middleware.Config{Issuer: *issuer, Audience: *audience, Keys: keys,
+		Revocations: revoked, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -104,6 +117,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// revocations follows the revocation feed the issuer's metadata names,
+// refusing revoked tokens within middleware.DefaultRevocationMaxDelay (10
+// s). RetryStartup, as for the keys: the token server may start later. It
+// returns nil when the issuer advertises no feed.
+func revocations(ctx context.Context, issuer string, logger *slog.Logger) (*middleware.Revocations, error) {
+	rv, err := middleware.IssuerRevocationFeed(ctx, issuer+"/.well-known/oauth-authorization-server", issuer,
+		middleware.RevocationOptions{RetryStartup: true, Logger: logger})
+	if errors.Is(err, middleware.ErrNoRevocationFeed) {
+		logger.Warn("the issuer advertises no revocation feed: revoked tokens pass until they expire", "issuer", issuer)
+		return nil, nil
+	}
+	return rv, err
 }
 
 // newRouter wires the routes: /public is open; /orders is rate-limited per

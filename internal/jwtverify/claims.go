@@ -26,6 +26,7 @@ type Claims struct {
 	IssuedAt  time.Time
 	NotBefore time.Time
 	ID        string // jti
+	GrantID   string // grant_id: the grant family of a tollgate token; "" for client_credentials
 	KeyID     string // kid of the key that verified the token
 
 	payload []byte
@@ -52,6 +53,8 @@ func decodeClaims(payload []byte) (*Claims, error) {
 			return readString(d, &c.ClientID)
 		case "jti":
 			return readString(d, &c.ID)
+		case "grant_id":
+			return readString(d, &c.GrantID)
 		case "aud":
 			return readList(d, &c.Audience, false)
 		case "scope":

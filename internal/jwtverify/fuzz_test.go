@@ -90,6 +90,8 @@ func FuzzVerifySigned(f *testing.F) {
 	f.Add(hdr("EdDSA", "ed-1").plus("alg", q("none")).String(), claims().String())
 	f.Add(hdr("EdDSA", "ed-1").with("typ", q("Application/AT+JWT")).String(), claims().with("aud", q([]string{audience})).String())
 	f.Add(hdr("EdDSA", "ed-1").String(), claims().plus("exp", "1").String())
+	f.Add(hdr("EdDSA", "ed-1").String(), claims().plus("grant_id", q("fam-1")).String())
+	f.Add(hdr("EdDSA", "ed-1").String(), claims().plus("grant_id", "42").String())
 	f.Add(hdr("EdDSA", "ed-1").String(), claims().with("exp", "1e11").with("scope", q([]string{"a"})).String())
 	f.Add(hdr("EdDSA", "ed-1").String(), claims().with("exp", unix(now.Add(-29*time.Second))+".999").String())
 	f.Add(hdr("EdDSA", "ed-1").String(), claims().with("iat", "null").with("sub", `"\u00e9\ud83d\ude00"`).String())
@@ -250,7 +252,7 @@ func checkAgainstPayload(t *testing.T, token string, c *jwtverify.Claims) {
 	}
 	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 	if c.Issuer != str(p, "iss") || c.Subject != str(p, "sub") || c.ClientID != str(p, "client_id") ||
-		c.ID != str(p, "jti") || c.KeyID != str(h, "kid") {
+		c.ID != str(p, "jti") || c.GrantID != str(p, "grant_id") || c.KeyID != str(h, "kid") {
 		t.Fatalf("claims %+v differ from the payload %v (header %v)", c, p, h)
 	}
 	exp, _ := p["exp"].(float64)

@@ -399,6 +399,18 @@ func TestVerifyAccepts(t *testing.T) {
 			token: es(hdr("ES256", "es-1").with("jku", q("https://evil.test/jwks")).with("x5u", q("https://evil.test/cert")), claims())},
 		{name: "custom claims and unknown header members",
 			token: es(hdr("ES256", "es-1").with("x-trace", q("abc")), claims().with("tenant", q("acme")).with("roles", q([]string{"admin"})))},
+		{name: "grant_id", token: es(hdr("ES256", "es-1"), claims().with("grant_id", q("fam-7"))),
+			check: func(t *testing.T, c *jwtverify.Claims) {
+				if c.GrantID != "fam-7" {
+					t.Errorf("GrantID = %q", c.GrantID)
+				}
+			}},
+		{name: "grant_id null", token: es(hdr("ES256", "es-1"), claims().with("grant_id", "null")),
+			check: func(t *testing.T, c *jwtverify.Claims) {
+				if c.GrantID != "" {
+					t.Errorf("GrantID = %q", c.GrantID)
+				}
+			}},
 		{name: "token exactly MaxBytes long", token: good(),
 			policy: func(p *jwtverify.Policy) { p.MaxBytes = len(good()) }},
 	}
@@ -597,6 +609,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{"payload with two scope", es(ok, claims().plus("scope", q("admin"))), nil, jwtverify.ErrMalformed},
 		{"payload with two custom claims", es(ok, claims().with("role", q("user")).plus("role", q("admin"))), nil, jwtverify.ErrMalformed},
 		{"payload with escaped duplicate sub", es(ok, claims().plus(`s\u0075b`, q("admin"))), nil, jwtverify.ErrMalformed},
+		{"grant_id a number", es(ok, claims().with("grant_id", "42")), nil, jwtverify.ErrMalformed},
+		{"payload with two grant_id", es(ok, claims().with("grant_id", q("a")).plus("grant_id", q("b"))), nil, jwtverify.ErrMalformed},
 		{"invalid UTF-8 in sub", es(ok, claims().with("sub", "\"user-\xff\"")), nil, jwtverify.ErrMalformed},
 		{"invalid UTF-8 in a custom claim", es(ok, claims().with("name", "\"\xc3\x28\"")), nil, jwtverify.ErrMalformed},
 		{"lone surrogate escape in sub", es(ok, claims().with("sub", `"\ud800"`)), nil, jwtverify.ErrMalformed},

@@ -29,6 +29,7 @@ type seen struct {
 	IssuedAt  time.Time      `json:"iat"`
 	NotBefore time.Time      `json:"nbf"`
 	ID        string         `json:"jti"`
+	GrantID   string         `json:"grant_id"`
 	All       map[string]any `json:"all"`
 }
 
@@ -44,7 +45,7 @@ var report = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(seen{Subject: c.Subject, ClientID: c.ClientID, Issuer: c.Issuer, Audience: c.Audience,
-		Scopes: c.Scopes, Expiry: c.Expiry, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ID: c.ID, All: all})
+		Scopes: c.Scopes, Expiry: c.Expiry, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ID: c.ID, GrantID: c.GrantID, All: all})
 })
 
 // api serves report behind a middleware built from iss.Config(), with
@@ -175,6 +176,9 @@ func TestOptions(t *testing.T) {
 			func(c seen) bool { return c.Expiry.Equal(pinned.Add(5 * time.Minute)) }},
 		{"IssuedAt then ExpiresIn", []authtest.Option{authtest.IssuedAt(pinned.Add(-5 * time.Minute)), authtest.ExpiresIn(10 * time.Minute)},
 			func(c seen) bool { return c.Expiry.Equal(pinned.Add(5 * time.Minute)) }},
+		{"GrantID", []authtest.Option{authtest.GrantID("fam-1")},
+			func(c seen) bool { return c.GrantID == "fam-1" && c.All["grant_id"] == "fam-1" }},
+		{"no GrantID by default", nil, func(c seen) bool { _, ok := c.All["grant_id"]; return c.GrantID == "" && !ok }},
 		{"Claim", []authtest.Option{authtest.Claim("tenant", "acme"), authtest.Claim("roles", []string{"admin"})},
 			func(c seen) bool {
 				roles, _ := c.All["roles"].([]any)
