@@ -3,6 +3,7 @@ package middleware
 import (
 	"time"
 
+	"github.com/tollgate-oauth/tollgate/internal/accesstoken"
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
 	"github.com/tollgate-oauth/tollgate/internal/scope"
 )
@@ -25,7 +26,12 @@ type Claims struct {
 	// tokens. A revocation of the grant refuses all its tokens (see
 	// [Revocations]).
 	GrantID string
-	KeyID   string // kid that verified the token
+	// SubjectType tells what Subject names: "client" for a token a client
+	// got for itself (client_credentials), whose Subject is its client id;
+	// "" for a user's token. A user and a client may share a name, so code
+	// that treats Subject as a user must check [Claims.IsClient] first.
+	SubjectType string
+	KeyID       string // kid that verified the token
 
 	v *jwtverify.Claims
 }
@@ -33,9 +39,14 @@ type Claims struct {
 func newClaims(v *jwtverify.Claims) *Claims {
 	return &Claims{
 		Subject: v.Subject, ClientID: v.ClientID, Issuer: v.Issuer, Audience: v.Audience, Scopes: v.Scopes,
-		Expiry: v.Expiry, IssuedAt: v.IssuedAt, NotBefore: v.NotBefore, ID: v.ID, GrantID: v.GrantID, KeyID: v.KeyID, v: v,
+		Expiry: v.Expiry, IssuedAt: v.IssuedAt, NotBefore: v.NotBefore, ID: v.ID, GrantID: v.GrantID,
+		SubjectType: v.SubjectType, KeyID: v.KeyID, v: v,
 	}
 }
+
+// IsClient reports whether the token's subject is a client (sub_type
+// "client"): a machine token, not a user's.
+func (c *Claims) IsClient() bool { return c.SubjectType == accesstoken.SubjectClient }
 
 // HasScope reports whether the token grants a scope matching pattern,
 // whose ":"-separated segments may be "*" (as in the token server).

@@ -27,7 +27,10 @@ type Claims struct {
 	NotBefore time.Time
 	ID        string // jti
 	GrantID   string // grant_id: the grant family of a tollgate token; "" for client_credentials
-	KeyID     string // kid of the key that verified the token
+	// SubjectType is sub_type: "client" when sub is a client id (a
+	// client_credentials token), "" when sub is a user.
+	SubjectType string
+	KeyID       string // kid of the key that verified the token
 
 	payload []byte
 	once    sync.Once
@@ -55,6 +58,8 @@ func decodeClaims(payload []byte) (*Claims, error) {
 			return readString(d, &c.ID)
 		case "grant_id":
 			return readString(d, &c.GrantID)
+		case "sub_type":
+			return readString(d, &c.SubjectType)
 		case "aud":
 			return readList(d, &c.Audience, false)
 		case "scope":

@@ -87,8 +87,15 @@ type Option func(*accesstoken.Claims)
 // Scopes sets the granted scopes.
 func Scopes(scopes ...string) Option { return func(c *accesstoken.Claims) { c.Scopes = scopes } }
 
-// Subject sets sub (default: the client id).
-func Subject(sub string) Option { return func(c *accesstoken.Claims) { c.Subject = sub } }
+// Subject sets sub and makes the token a user's (no sub_type). The default
+// token is a client's own, as client_credentials issues: sub is the client
+// id and sub_type is "client".
+func Subject(sub string) Option {
+	return func(c *accesstoken.Claims) { c.Subject, c.SubjectType = sub, "" }
+}
+
+// SubjectType sets sub_type: "client" for a machine token, "" for a user's.
+func SubjectType(t string) Option { return func(c *accesstoken.Claims) { c.SubjectType = t } }
 
 // ClientID sets client_id, and sub too while sub is still the client id
 // (the default); give Subject after ClientID for a different sub.
@@ -133,7 +140,8 @@ func Claim(name string, value any) Option {
 	}
 }
 
-// Token returns a signed access token: by default for DefaultClientID, for
+// Token returns a signed access token: by default a client's own (sub and
+// client_id DefaultClientID, sub_type "client"), for
 // the issuer's audience, no scopes, valid for DefaultTTL from now. It
 // panics on a claim that cannot be encoded or that shadows a registered
 // claim (a bug in the test).
@@ -145,7 +153,7 @@ func (i *Issuer) Token(opts ...Option) string {
 	}
 	c := &accesstoken.Claims{
 		Issuer: i.URL, Subject: DefaultClientID, ClientID: DefaultClientID, Audience: []string{i.Audience},
-		IssuedAt: now, Expiry: now.Add(DefaultTTL), ID: jti,
+		IssuedAt: now, Expiry: now.Add(DefaultTTL), ID: jti, SubjectType: accesstoken.SubjectClient,
 	}
 	for _, o := range opts {
 		o(c)

@@ -30,6 +30,7 @@ type seen struct {
 	NotBefore time.Time      `json:"nbf"`
 	ID        string         `json:"jti"`
 	GrantID   string         `json:"grant_id"`
+	Client    bool           `json:"is_client"`
 	All       map[string]any `json:"all"`
 }
 
@@ -45,7 +46,7 @@ var report = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(seen{Subject: c.Subject, ClientID: c.ClientID, Issuer: c.Issuer, Audience: c.Audience,
-		Scopes: c.Scopes, Expiry: c.Expiry, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ID: c.ID, GrantID: c.GrantID, All: all})
+		Scopes: c.Scopes, Expiry: c.Expiry, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, ID: c.ID, GrantID: c.GrantID, Client: c.IsClient(), All: all})
 })
 
 // api serves report behind a middleware built from iss.Config(), with
@@ -153,8 +154,15 @@ func TestOptions(t *testing.T) {
 	}{
 		{"Scopes", []authtest.Option{authtest.Scopes("orders:read", "market:id:42")},
 			func(c seen) bool { return slices.Equal(c.Scopes, []string{"orders:read", "market:id:42"}) }},
-		{"Subject", []authtest.Option{authtest.Subject("alice")},
-			func(c seen) bool { return c.Subject == "alice" && c.ClientID == authtest.DefaultClientID }},
+		{"Subject makes a user's token", []authtest.Option{authtest.Subject("alice")},
+			func(c seen) bool {
+				return c.Subject == "alice" && c.ClientID == authtest.DefaultClientID && !c.Client && c.All["sub_type"] == nil
+			}},
+		{"a client's own token by default", nil, func(c seen) bool { return c.Client && c.All["sub_type"] == "client" }},
+		{"a user named like the client is still a user", []authtest.Option{authtest.Subject(authtest.DefaultClientID)},
+			func(c seen) bool { return c.Subject == authtest.DefaultClientID && !c.Client }},
+		{"SubjectType", []authtest.Option{authtest.Subject("alice"), authtest.SubjectType("client")},
+			func(c seen) bool { return c.Client }},
 		{"ClientID sets sub too", []authtest.Option{authtest.ClientID("shop")},
 			func(c seen) bool { return c.ClientID == "shop" && c.Subject == "shop" }},
 		{"ClientID then Subject", []authtest.Option{authtest.ClientID("shop"), authtest.Subject("alice")},
