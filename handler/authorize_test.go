@@ -481,6 +481,7 @@ func TestAuthorizeMetadata(t *testing.T) {
 				"jwks_uri":                                       afIssuer + "/.well-known/jwks.json",
 				"revocation_endpoint":                            afIssuer + "/oauth/revoke",
 				"introspection_endpoint":                         afIssuer + "/oauth/introspect",
+				"revocation_feed_endpoint":                       afIssuer + "/oauth/revocations",
 				"response_types_supported":                       []string{"code"},
 				"response_modes_supported":                       []string{"query"},
 				"code_challenge_methods_supported":               tt.challenges,

@@ -35,8 +35,8 @@ const (
 
 	DefaultAuthorizationCodeTTL = 10 * time.Minute
 	DefaultRefreshTokenTTL      = 30 * 24 * time.Hour
-	// DefaultPurgeInterval is how often expired codes, refresh tokens and
-	// revocation entries are deleted from Config.Tokens.
+	// DefaultPurgeInterval is how often expired codes, refresh-token
+	// families and revocation entries are deleted from Config.Tokens.
 	DefaultPurgeInterval = time.Minute
 )
 
@@ -50,10 +50,25 @@ type Config struct {
 	// Clients looks clients up. Required.
 	Clients storage.ClientGetter
 
-	// Tokens keeps authorization codes, refresh tokens and revocations.
-	// Default: in-process memory (per instance, lost at exit). A
-	// storage/memory.Store serves as both Clients and Tokens.
+	// Tokens keeps authorization codes, refresh-token families and the
+	// revocation feed. Default: in-process memory (per instance, lost at
+	// exit). A storage/memory.Store serves as both Clients and Tokens.
 	Tokens storage.TokenStore
+	// KeyStore keeps the refresh tokens' MAC key (the record
+	// storage.RefreshMACKeyID, algorithm HS256), so that a restart, and
+	// every instance sharing the store, verifies the refresh tokens the
+	// others issued. The first instance to start generates the key; one
+	// starting at the same time reads the winner's. Default: Tokens, if it
+	// is a storage.KeyStore (memory and sqlstore are). Without either, a
+	// random key per process: refresh tokens die with it.
+	KeyStore storage.KeyStore
+	// KeyEncryptionKey, 32 bytes, seals the MAC key in KeyStore with
+	// AES-256-GCM, bound to its ID, so that a copy of the database does not
+	// let anyone mint refresh tokens. Nil: the key is stored as is (and a
+	// warning logged, unless KeyStore is in memory). Once a sealed key is
+	// stored, New refuses to start without the same KeyEncryptionKey, and a
+	// key stored unsealed is refused once one is set.
+	KeyEncryptionKey []byte
 	// Login, when set, enables the authorization endpoint and the
 	// authorization_code grant: it tells the endpoint who the user is (see
 	// LoginFunc). tollgate has no login page of its own.
@@ -77,8 +92,9 @@ type Config struct {
 	// PKCE relaxes the default: S256 required of every client.
 	PKCE PKCEOptions
 	// PurgeInterval is how often expired entries are deleted from Tokens
-	// (in the background, after a request). Default 1 minute; negative
-	// disables it (the store cleans up itself).
+	// (in the background, after a request, in small batches so that no
+	// request waits on it). Default 1 minute; negative disables it (the
+	// store cleans up itself).
 	PurgeInterval time.Duration
 	// RateLimits at the token endpoint.
 	RateLimits RateLimits
@@ -96,8 +112,8 @@ type Config struct {
 	// error.
 	MaxSlowHashes int
 	// Claims, if set, adds claims to each access token (it may not replace
-	// iss, sub, aud, exp, iat, nbf, jti, client_id, scope or sub_type, the
-	// "client" mark of client_credentials tokens).
+	// iss, sub, aud, exp, iat, nbf, jti, client_id, scope, grant_id or
+	// sub_type, the "client" mark of client_credentials tokens).
 	Claims ClaimsFunc
 	// ScopesSupported is published as scopes_supported in the metadata.
 	ScopesSupported []string
@@ -217,6 +233,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		} else if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if n := len(cfg.KeyEncryptionKey); n != 0 && n != 32 {
+		bad("Config.KeyEncryptionKey is %d bytes; want 32 (AES-256)", n)
 	}
 	if cfg.PurgeInterval == 0 {
 		cfg.PurgeInterval = DefaultPurgeInterval

@@ -16,6 +16,7 @@ type metadata struct {
 	JWKSURI                                    string   `json:"jwks_uri"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	RevocationFeedEndpoint                     string   `json:"revocation_feed_endpoint"`
 	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported,omitempty"`
@@ -35,6 +36,7 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		JWKSURI:                                   s.cfg.Issuer + JWKSPath,
 		RevocationEndpoint:                        s.cfg.Issuer + RevokePath,
 		IntrospectionEndpoint:                     s.cfg.Issuer + IntrospectPath,
+		RevocationFeedEndpoint:                    s.cfg.Issuer + RevocationsPath,
 		ScopesSupported:                           s.cfg.ScopesSupported,
 		ResponseTypesSupported:                    []string{}, // no authorization endpoint without Login
 		GrantTypesSupported:                       s.provider.GrantTypes(),

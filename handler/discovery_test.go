@@ -59,6 +59,7 @@ func TestMetadata(t *testing.T) {
 				"token_endpoint_auth_methods_supported":         []any{"client_secret_basic", "client_secret_post", "none"},
 				"revocation_endpoint":                           tt.wantIssuer + "/oauth/revoke",
 				"introspection_endpoint":                        tt.wantIssuer + "/oauth/introspect",
+				"revocation_feed_endpoint":                      tt.wantIssuer + "/oauth/revocations",
 				"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none"},
 				"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
 				// RFC 8414 §2 makes it REQUIRED; empty until there is an

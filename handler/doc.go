@@ -14,6 +14,10 @@
 // Endpoints, relative to the mount point:
 //
 //	POST /oauth/token                        token endpoint (RFC 6749 §3.2)
+//	GET  /oauth/authorize                    authorization endpoint, with Config.Login (RFC 6749 §3.1)
+//	POST /oauth/revoke                       revocation (RFC 7009)
+//	POST /oauth/introspect                   introspection (RFC 7662)
+//	GET  /oauth/revocations                  revocation feed, for resource servers to poll
 //	GET  /.well-known/jwks.json              public signing keys (RFC 7517)
 //	GET  /.well-known/oauth-authorization-server  metadata (RFC 8414)
 //

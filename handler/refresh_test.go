@@ -224,7 +224,8 @@ func (e *afEnv) redeemFresh(t testing.TB, clientID, redirect string) afHTTP {
 }
 
 // Of 32 concurrent uses of one refresh token exactly one succeeds; the
-// others get invalid_grant, never a 500.
+// others get invalid_grant, never a 500, and (each treated as a replay)
+// revoke the family, the winner's new tokens included.
 func TestRefreshConcurrentUse(t *testing.T) {
 	t.Parallel()
 	env := afServer(t, nil)
@@ -236,12 +237,17 @@ func TestRefreshConcurrentUse(t *testing.T) {
 		if got := afCount(res); got["200 "] != 1 || got["400 invalid_grant"] != 31 {
 			t.Errorf("%s: answers %v, want one 200 and 31 400 invalid_grant", client, got)
 		}
+		for _, r := range res {
+			if r.status == 200 {
+				afWantError(t, client+": the winner's refresh token", env.refresh(t, client, afTokens(t, "winner", r).refresh, nil), 400, "invalid_grant", "")
+			}
+		}
 	}
 }
 
-// afRefreshBarrier holds every connection's first read of a refresh token
-// until n connections have read it, so that all of them find it active and
-// only the atomic rotation can pick the winner.
+// afRefreshBarrier holds every connection's first read of a refresh
+// token's family until n connections have read it, so that all of them
+// find the token live and only the atomic rotation can pick the winner.
 type afRefreshBarrier struct {
 	storage.TokenStore
 	n       int
@@ -251,8 +257,8 @@ type afRefreshBarrier struct {
 	all     chan struct{}
 }
 
-func (b *afRefreshBarrier) GetRefreshToken(ctx context.Context, signature string) (*storage.RefreshToken, error) {
-	rt, err := b.TokenStore.GetRefreshToken(ctx, signature)
+func (b *afRefreshBarrier) GetFamily(ctx context.Context, id string) (*storage.Family, error) {
+	f, err := b.TokenStore.GetFamily(ctx, id)
 	conn, _ := ctx.Value(afConnKey{}).(int64)
 	b.mu.Lock()
 	first := !b.seen[conn]
@@ -267,7 +273,7 @@ func (b *afRefreshBarrier) GetRefreshToken(ctx context.Context, signature string
 	if first {
 		afWait(b.all)
 	}
-	return rt, err
+	return f, err
 }
 
 // The worst case of concurrent use: all 32 requests have found the token

@@ -29,6 +29,9 @@ const (
 	IntrospectPath = "/oauth/introspect"
 	JWKSPath       = "/.well-known/jwks.json"
 	MetadataPath   = "/.well-known/oauth-authorization-server"
+	// RevocationsPath is the revocation feed (revocations.go): what was
+	// revoked, for resource servers to poll.
+	RevocationsPath = "/oauth/revocations"
 )
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -48,7 +51,7 @@ type Server struct {
 	limitIP     *ratelimit.Limiter // token requests per IP
 	limitFailed *ratelimit.Limiter // failed authentications per client and per IP
 
-	purge purger // deletes expired codes, refresh tokens, revocations
+	purge purger // deletes expired codes, families, revocations
 }
 
 // New validates cfg and builds a Server. Every problem in cfg is reported,
@@ -85,10 +88,18 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.Tokens = cfg.Tokens
 	}
 	s.tokens = cfg.Tokens
+	ks := cfg.KeyStore
+	if ks == nil {
+		ks, _ = cfg.Tokens.(storage.KeyStore)
+	}
+	macKey, err := refreshKey(cfg, ks, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("handler: Config.KeyStore: %w", err)
+	}
 	s.provider, err = provider.New(provider.Options{
 		Issuer: cfg.Issuer, TokenURL: cfg.Issuer + TokenPath, Keys: s.keys, Clients: cfg.Clients,
 		AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now, Rand: cfg.Rand, Claims: claims,
-		Tokens: cfg.Tokens, RefreshTokenTTL: cfg.RefreshTokenTTL, CodeTTL: cfg.AuthorizationCodeTTL,
+		Tokens: cfg.Tokens, RefreshKey: macKey, RefreshTokenTTL: cfg.RefreshTokenTTL, CodeTTL: cfg.AuthorizationCodeTTL,
 		AuthorizationCode: cfg.Login != nil, PKCEPlain: cfg.PKCE.AllowPlain, PKCEOptional: cfg.PKCE.OptionalForConfidential,
 		Grants: extensionGrants(cfg.Grants),
 	})
@@ -108,6 +119,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mux.HandleFunc(JWKSPath, s.serveJWKS)
 	s.mux.HandleFunc(MetadataPath, s.serveMetadata)
+	s.mux.HandleFunc(RevocationsPath, s.serveRevocations)
 	return s, nil
 }
 

@@ -95,6 +95,12 @@ func sqSeed(t testing.TB, s *sqlstore.Store) string {
 // put in its context, for sqInterleave.
 func sqServer(t testing.TB, clients storage.ClientGetter, tokens storage.TokenStore, secret string) *sqEnv {
 	t.Helper()
+	return sqServerWith(t, clients, tokens, secret, nil)
+}
+
+// sqServerWith is sqServer with mutate applied to the config last.
+func sqServerWith(t testing.TB, clients storage.ClientGetter, tokens storage.TokenStore, secret string, mutate func(*handler.Config)) *sqEnv {
+	t.Helper()
 	// The server's log is shown when the test fails: a 500 says why there.
 	logs := &logBuffer{}
 	t.Cleanup(func() {
@@ -102,7 +108,7 @@ func sqServer(t testing.TB, clients storage.ClientGetter, tokens storage.TokenSt
 			t.Logf("server log:\n%s", logs)
 		}
 	})
-	srv, err := handler.New(handler.Config{
+	cfg := handler.Config{
 		Issuer:  sqIssuer,
 		Clients: clients,
 		Tokens:  tokens,
@@ -112,7 +118,11 @@ func sqServer(t testing.TB, clients storage.ClientGetter, tokens storage.TokenSt
 		Grants: []handler.Grant{{Type: sqUserGrant, Exchange: func(context.Context, handler.GrantRequest) (*handler.GrantResult, error) {
 			return &handler.GrantResult{Subject: "alice", RefreshToken: true}, nil
 		}}},
-	})
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := handler.New(cfg)
 	if err != nil {
 		t.Fatalf("handler.New: %v", err)
 	}
@@ -390,8 +400,8 @@ func TestSqClientCredentials(t *testing.T) {
 func sqRowCounts(t testing.TB, s *sqlstore.Store) string {
 	t.Helper()
 	var out []string
-	for _, table := range []string{"tollgate_clients", "tollgate_codes", "tollgate_refresh_tokens", "tollgate_revoked_tokens",
-		"tollgate_revoked_families", "tollgate_issued_tokens"} {
+	for _, table := range []string{"tollgate_clients", "tollgate_codes", "tollgate_families", "tollgate_revocations",
+		"tollgate_legacy_refresh_tokens", "tollgate_legacy_access_tokens"} {
 		var n int
 		if err := s.DB().QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
 			t.Fatalf("counting %s: %v", table, err)
@@ -549,13 +559,13 @@ func (s *sqInterleave) UseCode(ctx context.Context, sig string) (err error) {
 	return err
 }
 
-func (s *sqInterleave) GetRefreshToken(ctx context.Context, sig string) (rt *storage.RefreshToken, err error) {
-	s.call(ctx, false, func() { rt, err = s.Store.GetRefreshToken(ctx, sig) })
-	return rt, err
+func (s *sqInterleave) GetFamily(ctx context.Context, id string) (f *storage.Family, err error) {
+	s.call(ctx, false, func() { f, err = s.Store.GetFamily(ctx, id) })
+	return f, err
 }
 
-func (s *sqInterleave) RotateRefreshToken(ctx context.Context, sig string, next *storage.RefreshToken) (err error) {
-	s.call(ctx, true, func() { err = s.Store.RotateRefreshToken(ctx, sig, next) })
+func (s *sqInterleave) AdvanceFamily(ctx context.Context, id string, from uint64, exp, access time.Time) (err error) {
+	s.call(ctx, true, func() { err = s.Store.AdvanceFamily(ctx, id, from, exp, access) })
 	return err
 }
 

@@ -4,8 +4,10 @@
 //
 // Interfaces are grouped by concern so an application implements only what
 // the grants it enables need: ClientGetter is all the token endpoint reads on
-// its hot path; ClientStore adds management. Authorization codes, refresh
-// tokens and revocations get interfaces of their own beside these.
+// its hot path; ClientStore adds management. Authorization codes,
+// refresh-token families (one record per grant, however often its refresh
+// token rotates) and the revocation feed get interfaces of their own
+// beside these: CodeStore, FamilyStore, RevocationStore.
 //
 // Implementations: storage/memory (in-process). Every implementation runs the
 // conformance suite in storage/storagetest.

@@ -10,7 +10,7 @@ import (
 // second instance) signs with and publishes the same keys.
 type SigningKey struct {
 	ID        string // kid
-	Algorithm string // RS256, ES256, EdDSA
+	Algorithm string // RS256, ES256, EdDSA; HS256 for the refresh MAC key
 	// Private is the private key as PEM, or as the ciphertext the caller
 	// encrypted it to: stores keep it byte for byte.
 	Private   []byte
@@ -24,7 +24,14 @@ func (k *SigningKey) Clone() *SigningKey {
 	return &out
 }
 
-// KeyStore keeps signing keys.
+// RefreshMACKeyID is the ID of the record, Algorithm "HS256", that holds
+// the server's refresh-token MAC key beside the signing keys, so instances
+// sharing a store verify each other's refresh tokens. It is a secret key,
+// not a signing key: code that loads signing keys from a KeyStore must
+// skip it, and it never appears in a JWKS.
+const RefreshMACKeyID = "refresh-mac-1"
+
+// KeyStore keeps signing keys (and the refresh MAC key, RefreshMACKeyID).
 type KeyStore interface {
 	// AddSigningKey stores a key; ErrAlreadyExists if its ID is taken (two
 	// instances generating the same kid at once: the loser reads the

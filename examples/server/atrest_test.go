@@ -233,12 +233,22 @@ func TestSealedPostgres(t *testing.T) {
 	if line := s.firstLine(); !strings.Contains(line, "keys sealed with "+kekEnv) {
 		t.Errorf("the startup line %q does not say the keys are sealed", line)
 	}
+	// Two records: the signing key k1 and the refresh-token MAC key. Both
+	// must be sealed, each under its own ID.
 	stored := storedKeys(t, pg)
-	if len(stored) != 1 || !keys.IsSealed(stored[0].Private) {
-		t.Fatalf("stored keys %v, want k1 sealed", stored)
+	ids := map[string]bool{}
+	for _, k := range stored {
+		ids[k.ID] = true
+		if !keys.IsSealed(k.Private) {
+			t.Errorf("key %s stored plain, want sealed", k.ID)
+			continue
+		}
+		if _, err := keys.Unseal(k.Private, kek, k.ID); err != nil {
+			t.Errorf("key %s: %v", k.ID, err)
+		}
 	}
-	if _, err := keys.Unseal(stored[0].Private, kek, "k1"); err != nil {
-		t.Error(err)
+	if len(stored) != 2 || !ids["k1"] || !ids[storage.RefreshMACKeyID] {
+		t.Errorf("stored keys %v, want k1 and %s", ids, storage.RefreshMACKeyID)
 	}
 }
 

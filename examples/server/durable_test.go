@@ -27,6 +27,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/storage"
 )
 
 // runFails runs the server with args and returns its error; the test
@@ -259,13 +260,19 @@ func TestRestartKeepsState(t *testing.T) {
 // SQLite file.
 func storedPrivateKey(t *testing.T, path string) []byte {
 	t.Helper()
+	return storedKey(t, path, "k1")
+}
+
+// storedKey reads the stored key record kid straight from the SQLite file.
+func storedKey(t *testing.T, path, kid string) []byte {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	var key []byte
-	if err := db.QueryRow("SELECT private_key FROM tollgate_signing_keys WHERE kid = 'k1'").Scan(&key); err != nil {
+	if err := db.QueryRow("SELECT private_key FROM tollgate_signing_keys WHERE kid = ?", kid).Scan(&key); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -305,6 +312,14 @@ func TestSealedSigningKey(t *testing.T) {
 	}
 	if raw := dbFileBytes(t, path); bytes.Contains(raw, []byte("PRIVATE KEY")) {
 		t.Errorf("the database file holds a plain PEM private key")
+	}
+	// The handler's refresh-token MAC key, stored beside it, is sealed the
+	// same way, and is no signing key: the JWKS has k1 alone.
+	if mac := storedKey(t, path, storage.RefreshMACKeyID); !bytes.HasPrefix(mac, []byte("tollgate-sealed:v1:")) {
+		t.Errorf("the refresh MAC key is stored unsealed although %s is set: %.30q…", kekEnv, mac)
+	}
+	if len(jwks1.Keys) != 1 || jwks1.Keys[0]["kid"] != "k1" {
+		t.Errorf("JWKS = %v, want the one signing key k1", jwks1)
 	}
 
 	// Same variable: the same key.

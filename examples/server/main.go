@@ -233,7 +233,11 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 		Issuer:  cfg.Issuer,
 		Clients: store,
 		Tokens:  store,
-		Keys:    signing,
+		// The refresh-token MAC key is kept beside the signing keys, sealed
+		// the same way, so restarts and several instances share it.
+		KeyStore:         store,
+		KeyEncryptionKey: seal.kek,
+		Keys:             signing,
 		RateLimits: handler.RateLimits{
 			Token: cfg.RateLimits.Token, TokenPerIP: cfg.RateLimits.TokenPerIP, FailedAuth: cfg.RateLimits.FailedAuth,
 			Store: limitStore, FailClosed: cfg.RateLimits.OnStoreError == "closed",

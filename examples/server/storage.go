@@ -143,7 +143,9 @@ func loadKey(ctx context.Context, store storage.KeyStore, kid string, kek []byte
 		return nil, err
 	}
 	for _, k := range all {
-		if k.ID != kid {
+		// The store also holds the handler's refresh-token MAC key (a
+		// secret HS256 key): never a signing key, never in the JWKS.
+		if k.ID != kid || k.Algorithm == "HS256" || k.ID == storage.RefreshMACKeyID {
 			continue
 		}
 		pem, err := keys.Unseal(k.Private, kek, kid)

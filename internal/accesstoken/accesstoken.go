@@ -1,7 +1,9 @@
 // Package accesstoken builds and signs JWT access tokens per RFC 9068:
 // header typ "at+jwt", alg and kid; claims iss, sub, aud, exp, iat, nbf,
 // jti, client_id and scope (a space separated string), sub_type on
-// machine tokens, plus the host's own claims, which may not shadow those.
+// machine tokens, grant_id for a token of a grant family (revoking the
+// family revokes it), plus the host's own claims, which may not shadow
+// those.
 package accesstoken
 
 import (
@@ -20,7 +22,7 @@ import (
 // Reserved are the claims tollgate sets; custom claims may not use them.
 var Reserved = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
-	"jti": true, "client_id": true, "scope": true,
+	"jti": true, "client_id": true, "scope": true, "grant_id": true,
 	"sub_type": true,
 }
 
@@ -44,6 +46,7 @@ type Claims struct {
 	IssuedAt    time.Time
 	Expiry      time.Time
 	ID          string         // jti
+	GrantID     string         // the grant family; "" for client_credentials tokens
 	Extra       map[string]any // host claims; names must not be Reserved
 }
 
@@ -61,6 +64,7 @@ type registered struct {
 	ID          string `json:"jti"`
 	ClientID    string `json:"client_id"`
 	Scope       string `json:"scope"`
+	GrantID     string `json:"grant_id,omitempty"`
 }
 
 // MarshalJSON renders the registered claims first, then Extra.
@@ -72,7 +76,7 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 	out, err := json.Marshal(registered{
 		Issuer: c.Issuer, Subject: c.Subject, SubjectType: c.SubjectType, Audience: aud,
 		Expiry: c.Expiry.Unix(), IssuedAt: c.IssuedAt.Unix(), NotBefore: c.IssuedAt.Unix(),
-		ID: c.ID, ClientID: c.ClientID, Scope: scope.Join(c.Scopes),
+		ID: c.ID, ClientID: c.ClientID, Scope: scope.Join(c.Scopes), GrantID: c.GrantID,
 	})
 	if err != nil || len(c.Extra) == 0 {
 		return out, err

@@ -38,7 +38,7 @@ func (h *clientCredentials) PopulateTokenEndpointResponse(ctx context.Context, a
 	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
 		return fosite.ErrUnknownRequest
 	}
-	token, _, err := h.p.mintAccessToken(ctx, storage.GrantClientCredentials, ar)
+	token, _, err := h.p.mintAccessToken(ctx, storage.GrantClientCredentials, ar, "")
 	if err != nil {
 		return err
 	}

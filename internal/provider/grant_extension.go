@@ -8,6 +8,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/refreshtoken"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -96,31 +97,36 @@ func (h *extensionGrant) PopulateTokenEndpointResponse(ctx context.Context, ar f
 		return fosite.ErrUnknownRequest
 	}
 	sess, _ := ar.GetSession().(*Session)
-	access, jti, err := h.p.mintAccessToken(ctx, h.g.Type, ar)
+	refresh := sess != nil && sess.issueRefresh
+	family := ""
+	if refresh {
+		family = ar.GetID() // the grant becomes a family: its tokens name it
+	}
+	access, _, err := h.p.mintAccessToken(ctx, h.g.Type, ar, family)
 	if err != nil {
 		return err
 	}
 	resp.SetAccessToken(access)
 	resp.SetTokenType("Bearer")
-	if sess == nil || !sess.issueRefresh {
+	if !refresh {
 		return nil
 	}
-	tokens := h.p.opts.Tokens
-	if err := tokens.RecordAccessToken(ctx, jti, ar.GetID(), ar.GetSession().GetExpiresAt(fosite.AccessToken)); err != nil {
-		return storageFailure(err)
-	}
+	c := storageClient(ar.GetClient())
+	exp := h.p.opts.Now().Add(h.p.refreshTokenTTL(c))
+	sess.SetExpiresAt(fosite.RefreshToken, exp)
 	g, err := toGrant(ar)
 	if err != nil {
 		return &Internal{Err: err}
 	}
-	refresh, rec, err := h.p.newRefreshToken(ar, g, jti)
+	token, err := refreshtoken.Format(h.p.opts.RefreshKey, family, 1)
 	if err != nil {
-		return err
+		return &Internal{Err: err}
 	}
-	if err := tokens.CreateRefreshToken(ctx, rec); err != nil {
-		return storageFailure(err)
+	f := &storage.Family{Grant: g, Generation: 1, ExpiresAt: exp, AccessExpiresAt: sess.GetExpiresAt(fosite.AccessToken)}
+	if err := h.p.opts.Tokens.CreateFamily(ctx, f); err != nil {
+		return StorageFailure(err)
 	}
-	resp.SetExtra("refresh_token", refresh)
+	resp.SetExtra("refresh_token", token)
 	return nil
 }
 

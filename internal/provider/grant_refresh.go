@@ -9,18 +9,24 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/refreshtoken"
 	"github.com/tollgate-oauth/tollgate/internal/scope"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
 // refreshGrant is the refresh_token grant (RFC 6749 §6), in place of
 // fosite's, which cannot narrow scope and answers a lost rotation race with
-// a retry hint. Every use rotates the token; presenting a rotated token
-// again revokes the whole grant family (RFC 9700 §4.14.2); a request may
-// narrow the scope or audience but never widen them.
+// a retry hint. Every use rotates the token: the family moves to the next
+// generation. Presenting an earlier generation again revokes the whole
+// grant family (RFC 9700 §4.14.2), and so does losing a race to rotate the
+// same token: the loser cannot tell a concurrent retry from a replay, so
+// it is treated as one. A request may narrow the scope or audience but
+// never widen them, nor keep one the client has lost since.
 type refreshGrant struct{ p *Provider }
 
 var _ fosite.TokenEndpointHandler = (*refreshGrant)(nil)
+
+const reuseRevoked = "the refresh token was already used; every token of its grant is now revoked"
 
 func (h *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
 	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
@@ -31,55 +37,56 @@ func (h *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 	if c == nil || token == "" {
 		return oautherr.InvalidRequest("the refresh_token parameter is missing")
 	}
-	tokens := h.p.opts.Tokens
-	rt, err := tokens.GetRefreshToken(ctx, hashToken(token))
+	ref, err := h.p.lookupRefresh(ctx, token)
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return oautherr.InvalidGrant("the refresh token is invalid")
 	case err != nil:
-		return storageFailure(err)
-	case rt.Grant.ClientID != c.ID:
+		return err
+	case ref == nil || ref.family.Grant.ClientID != c.ID:
+		// Another client's token is not spent by its attempt.
 		return oautherr.InvalidGrant("the refresh token is invalid")
-	case !rt.Active:
-		if err := h.p.store.revokeFamily(ctx, rt.Grant.ID, c.ID); err != nil {
-			return storageFailure(err)
+	case !ref.live:
+		if err := h.p.revokeFamily(ctx, ref.family.Grant.ID, c.ID); err != nil {
+			return StorageFailure(err)
 		}
-		return oautherr.InvalidGrant("the refresh token was already used; every token of its grant is now revoked")
-	case !h.p.opts.Now().Before(rt.ExpiresAt):
+		return oautherr.InvalidGrant(reuseRevoked)
+	case ref.family.Revoked:
+		return oautherr.InvalidGrant("the refresh token was revoked")
+	case !h.p.opts.Now().Before(ref.family.ExpiresAt):
 		return oautherr.InvalidGrant("the refresh token has expired")
 	}
-	if revoked, err := tokens.FamilyRevoked(ctx, rt.Grant.ID); err != nil {
-		return storageFailure(err)
-	} else if revoked {
-		return oautherr.InvalidGrant("the refresh token was revoked")
-	}
+	g := ref.family.Grant
 
-	scopes, e := narrow("scope", ar.GetRequestedScopes(), rt.Grant.GrantedScopes, oautherr.InvalidScope)
+	scopes, e := narrow("scope", ar.GetRequestedScopes(), g.GrantedScopes, oautherr.InvalidScope)
 	if e != nil {
 		return e
 	}
-	// The client may have lost a scope since: never grant one it no longer
-	// has.
+	// The client may have lost a scope or an audience since the grant:
+	// never grant one it no longer has.
 	for _, s := range scopes {
 		if !scope.Allowed(c.Scopes, s) {
 			return oautherr.InvalidScope("scope %s is no longer allowed for this client", oautherr.Quote(s))
 		}
 	}
-	auds, e := narrow("audience", ar.GetRequestedAudience(), rt.Grant.GrantedAudience, oautherr.InvalidTarget)
+	auds, e := narrow("audience", ar.GetRequestedAudience(), g.GrantedAudience, oautherr.InvalidTarget)
 	if e != nil {
 		return e
+	}
+	for _, a := range auds {
+		if !slices.Contains(c.Audiences, a) {
+			return oautherr.InvalidTarget("audience %s is no longer allowed for this client", oautherr.Quote(a))
+		}
 	}
 
 	sess, ok := ar.GetSession().(*Session)
 	if !ok {
 		return &Internal{Err: errors.New("refresh_token: session is not a *provider.Session")}
 	}
-	if err := json.Unmarshal(rt.Grant.Session, sess); err != nil {
+	if err := json.Unmarshal(g.Session, sess); err != nil {
 		return &Internal{Err: err}
 	}
-	sess.grant = rt.Grant
-	ar.SetID(rt.Grant.ID)
-	ar.SetRequestedScopes(rt.Grant.RequestedScopes)
+	sess.refresh = ref
+	ar.SetID(g.ID)
+	ar.SetRequestedScopes(g.RequestedScopes)
 	for _, s := range scopes {
 		ar.GrantScope(s)
 	}
@@ -104,63 +111,48 @@ func narrow(param string, requested, granted []string, fail func(string, ...any)
 	return requested, nil
 }
 
-// PopulateTokenEndpointResponse rotates: the presented token is
-// deactivated atomically (of concurrent uses exactly one gets here), then a
-// new access token and a new refresh token are issued for the same grant.
-// The new refresh token keeps the grant's full scope (RFC 6749 §6); only
-// the access token carries the narrowed one.
+// PopulateTokenEndpointResponse rotates: the family moves from the
+// presented generation to the next, atomically (of concurrent uses exactly
+// one gets past AdvanceFamily), and a new access token and the next
+// generation's refresh token are issued. The new refresh token keeps the
+// grant's full scope (RFC 6749 §6); only the access token carries the
+// narrowed one.
 func (h *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
 		return fosite.ErrUnknownRequest
 	}
 	sess, ok := ar.GetSession().(*Session)
-	if !ok || sess.grant == nil {
-		return &Internal{Err: errors.New("refresh_token: the session lost its grant")}
+	if !ok || sess.refresh == nil {
+		return &Internal{Err: errors.New("refresh_token: the session lost its family")}
 	}
-	tokens := h.p.opts.Tokens
-	access, jti, err := h.p.mintAccessToken(ctx, storage.GrantRefreshToken, ar)
+	id, from := sess.refresh.family.Grant.ID, sess.refresh.gen
+	access, _, err := h.p.mintAccessToken(ctx, storage.GrantRefreshToken, ar, id)
 	if err != nil {
 		return err
 	}
-	// Noted before the rotation: if the rotation then fails, a note of a
-	// token never handed out is harmless.
-	if err := tokens.RecordAccessToken(ctx, jti, ar.GetID(), sess.GetExpiresAt(fosite.AccessToken)); err != nil {
-		return storageFailure(err)
-	}
-	refresh, next, err := h.p.newRefreshToken(ar, sess.grant, jti)
-	if err != nil {
-		return err
-	}
-	old := hashToken(ar.GetRequestForm().Get("refresh_token"))
-	if err := tokens.RotateRefreshToken(ctx, old, next); err != nil {
-		if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
-			return oautherr.InvalidGrant("the refresh token was already used")
+	exp := h.p.opts.Now().Add(h.p.refreshTokenTTL(storageClient(ar.GetClient())))
+	sess.SetExpiresAt(fosite.RefreshToken, exp)
+	err = h.p.opts.Tokens.AdvanceFamily(ctx, id, from, exp, sess.GetExpiresAt(fosite.AccessToken))
+	switch {
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		// Lost the race: a replay like any other (see refreshGrant).
+		if err := h.p.revokeFamily(ctx, id, sess.refresh.family.Grant.ClientID); err != nil {
+			return StorageFailure(err)
 		}
-		return storageFailure(err)
+		return oautherr.InvalidGrant(reuseRevoked)
+	case errors.Is(err, storage.ErrNotFound):
+		return oautherr.InvalidGrant("the refresh token is invalid")
+	case err != nil:
+		return StorageFailure(err)
+	}
+	refresh, err := refreshtoken.Format(h.p.opts.RefreshKey, id, from+1)
+	if err != nil {
+		return &Internal{Err: err}
 	}
 	resp.SetAccessToken(access)
 	resp.SetTokenType("Bearer")
 	resp.SetExtra("refresh_token", refresh)
 	return nil
-}
-
-// newRefreshToken makes a refresh token for grant g, valid for the
-// client's refresh lifetime from now, and the record to store for it.
-func (p *Provider) newRefreshToken(ar fosite.AccessRequester, g *storage.Grant, jti string) (string, *storage.RefreshToken, error) {
-	token, err := randomToken(p.opts.Rand, refreshPrefix)
-	if err != nil {
-		return "", nil, &Internal{Err: err}
-	}
-	c := storageClient(ar.GetClient())
-	exp := p.opts.Now().Add(p.refreshTokenTTL(c))
-	ar.GetSession().SetExpiresAt(fosite.RefreshToken, exp)
-	next := g.Clone()
-	if next.Session, err = json.Marshal(ar.GetSession()); err != nil {
-		return "", nil, &Internal{Err: err}
-	}
-	return token, &storage.RefreshToken{
-		Signature: hashToken(token), Grant: next, AccessTokenID: jti, ExpiresAt: exp, Active: true,
-	}, nil
 }
 
 func (h *refreshGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
@@ -169,11 +161,15 @@ func (h *refreshGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosit
 	return ar.GetGrantTypes().ExactOne(storage.GrantRefreshToken)
 }
 
-// storageFailure is a store error on a request path: 503 when the store
-// says it is unavailable, else the server's fault.
-func storageFailure(err error) error {
+// StorageFailure is a store error on a request path: 503
+// temporarily_unavailable when the store says it is unavailable, else the
+// server's fault (an *Internal). Protocol errors pass through.
+func StorageFailure(err error) error {
 	if errors.Is(err, storage.ErrUnavailable) {
 		return oautherr.Unavailable("the authorization server cannot reach its storage; retry later")
+	}
+	if _, ok := errors.AsType[*oautherr.Error](err); ok {
+		return err
 	}
 	return &Internal{Err: err}
 }

@@ -21,10 +21,12 @@ func (p *Provider) accessTokenTTL(c *storage.Client) time.Duration {
 
 // mintAccessToken signs the access token of a request whose scopes and
 // audiences are granted: issued now on the injected clock, for the client's
-// lifetime, with the grant's and the host's claims. It stamps the session
-// with both times, which the response reads back. It returns the token and
-// its jti.
-func (p *Provider) mintAccessToken(ctx context.Context, grant string, r fosite.Requester) (string, string, error) {
+// lifetime, with the grant's and the host's claims. family is the grant
+// family the token belongs to ("" for none, as client_credentials): it
+// becomes the grant_id claim, by which revoking the family revokes the
+// token with no record of the token kept. It stamps the session with both
+// times, which the response reads back. It returns the token and its jti.
+func (p *Provider) mintAccessToken(ctx context.Context, grant string, r fosite.Requester, family string) (string, string, error) {
 	sess, ok := r.GetSession().(*Session)
 	if !ok {
 		return "", "", &Internal{Err: fmt.Errorf("%s: session is not a *provider.Session", grant)}
@@ -49,6 +51,7 @@ func (p *Provider) mintAccessToken(ctx context.Context, grant string, r fosite.R
 		IssuedAt: now,
 		Expiry:   sess.GetExpiresAt(fosite.AccessToken),
 		ID:       jti,
+		GrantID:  family,
 	}
 	if grant == storage.GrantClientCredentials {
 		// sub is the client id, which may equal a user's subject: say so.

@@ -33,6 +33,7 @@ import (
 
 	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/internal/refreshtoken"
 	"github.com/tollgate-oauth/tollgate/internal/scope"
 	"github.com/tollgate-oauth/tollgate/internal/tokenrequest"
 	"github.com/tollgate-oauth/tollgate/storage"
@@ -61,8 +62,11 @@ type Options struct {
 	Rand           io.Reader  // nil: crypto/rand
 	Claims         ClaimsFunc // optional
 
-	// Tokens keeps codes, refresh tokens and revocations.
-	Tokens          storage.TokenStore
+	// Tokens keeps codes, refresh-token families and revocations.
+	Tokens storage.TokenStore
+	// RefreshKey is the refresh tokens' MAC key (refreshtoken.KeySize
+	// bytes): every instance sharing Tokens must have the same.
+	RefreshKey      []byte
 	RefreshTokenTTL time.Duration
 	CodeTTL         time.Duration
 	// AuthorizationCode enables the authorization endpoint and the
@@ -99,8 +103,8 @@ type Response struct {
 // first requests) is set here.
 func New(o Options) (*Provider, error) {
 	if o.Keys == nil || o.Clients == nil || o.Tokens == nil || o.Now == nil || o.Issuer == "" ||
-		o.AccessTokenTTL <= 0 || o.RefreshTokenTTL <= 0 || o.CodeTTL <= 0 {
-		return nil, errors.New("provider: Issuer, Keys, Clients, Tokens, Now and the TTLs are required")
+		o.AccessTokenTTL <= 0 || o.RefreshTokenTTL <= 0 || o.CodeTTL <= 0 || len(o.RefreshKey) != refreshtoken.KeySize {
+		return nil, errors.New("provider: Issuer, Keys, Clients, Tokens, Now, RefreshKey and the TTLs are required")
 	}
 	cfg := &fosite.Config{
 		AccessTokenLifespan:   o.AccessTokenTTL,

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-
-	"github.com/tollgate-oauth/tollgate/storage"
 )
 
 // Session is the fosite.Session of a tollgate grant: who it is for, when
@@ -22,8 +20,11 @@ type Session struct {
 	Claims map[string]any `json:"claims,omitempty"`
 	// issueRefresh asks an extension grant's response for a refresh token.
 	issueRefresh bool
-	// grant is the stored grant a refresh request continues, read once.
-	grant *storage.Grant
+	// refreshIssued: the code grant's response includes a refresh token
+	// (its family starts at generation 1).
+	refreshIssued bool
+	// refresh is the family a refresh request continues, read once.
+	refresh *presented
 }
 
 var _ fosite.Session = (*Session)(nil)

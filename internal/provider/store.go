@@ -15,8 +15,10 @@ import (
 
 // fositeStore presents tollgate's small storage interfaces as the storage
 // fosite's handlers call: clients, authorization codes (their PKCE
-// challenge rides in the code's stored form), access tokens (only a note of
-// which grant issued which jti, for revocation) and refresh tokens.
+// challenge rides in the code's stored form) and, for the code grant's
+// tokens, the grant family record. tollgate keeps no row per access or
+// refresh token: access tokens are JWTs naming their family (grant_id),
+// refresh tokens name their family's generation (refresh.go).
 type fositeStore struct {
 	p       *Provider
 	clients storage.ClientGetter
@@ -73,7 +75,7 @@ func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature str
 	if c.Used {
 		// A replayed code: revoke everything it issued (RFC 6749 §4.1.2,
 		// RFC 9700 §4.14), then tell fosite, which refuses the request.
-		if err := s.revokeFamily(ctx, c.Grant.ID, c.Grant.ClientID); err != nil {
+		if err := s.p.revokeFamily(ctx, c.Grant.ID, c.Grant.ClientID); err != nil {
 			return nil, err
 		}
 		return r, fosite.ErrInvalidatedAuthorizeCode
@@ -88,7 +90,7 @@ func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signat
 	err := s.tokens.UseCode(ctx, signature)
 	if errors.Is(err, storage.ErrAlreadyUsed) {
 		if c, gerr := s.tokens.GetCode(ctx, signature); gerr == nil {
-			if rerr := s.revokeFamily(ctx, c.Grant.ID, c.Grant.ClientID); rerr != nil {
+			if rerr := s.p.revokeFamily(ctx, c.Grant.ID, c.Grant.ClientID); rerr != nil {
 				return rerr
 			}
 		}
@@ -114,10 +116,28 @@ func (*fositeStore) CreatePKCERequestSession(context.Context, string, fosite.Req
 }
 func (*fositeStore) DeletePKCERequestSession(context.Context, string) error { return nil }
 
-// --- access tokens: JWTs, so only the jti → grant note is kept ---
+// --- the code grant's tokens: one family record ---
 
-func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, jti string, r fosite.Requester) error {
-	return s.tokens.RecordAccessToken(ctx, jti, r.GetID(), r.GetSession().GetExpiresAt(fosite.AccessToken))
+// CreateAccessTokenSession is the code grant's one write for the tokens it
+// issues (fosite calls it after the code is marked used): the grant family,
+// at generation 1 if a refresh token was issued (GenerateRefreshToken ran
+// before), else 0. Without a refresh token the family still records its
+// access token's expiry, which a later revocation of the grant (a replayed
+// code) must outlast.
+func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, _ string, r fosite.Requester) error {
+	sess, ok := r.GetSession().(*Session)
+	if !ok {
+		return fmt.Errorf("provider: session %T is not a *provider.Session", r.GetSession())
+	}
+	g, err := toGrant(r)
+	if err != nil {
+		return err
+	}
+	f := &storage.Family{Grant: g, AccessExpiresAt: sess.GetExpiresAt(fosite.AccessToken)}
+	if sess.refreshIssued {
+		f.Generation, f.ExpiresAt = 1, sess.GetExpiresAt(fosite.RefreshToken)
+	}
+	return s.tokens.CreateFamily(ctx, f)
 }
 
 func (*fositeStore) GetAccessTokenSession(context.Context, string, fosite.Session) (fosite.Requester, error) {
@@ -126,41 +146,21 @@ func (*fositeStore) GetAccessTokenSession(context.Context, string, fosite.Sessio
 
 func (*fositeStore) DeleteAccessTokenSession(context.Context, string) error { return nil }
 
-// --- refresh tokens ---
-
-func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, jti string, r fosite.Requester) error {
-	g, err := toGrant(r)
-	if err != nil {
-		return err
-	}
-	return s.tokens.CreateRefreshToken(ctx, &storage.RefreshToken{
-		Signature: signature, Grant: g, AccessTokenID: jti,
-		ExpiresAt: r.GetSession().GetExpiresAt(fosite.RefreshToken), Active: true,
-	})
+// CreateRefreshTokenSession has nothing to write: the family was created
+// with the access token (CreateAccessTokenSession). The other refresh-token
+// methods belong to fosite's refresh handler, which tollgate replaces
+// (grant_refresh.go): they are never called.
+func (*fositeStore) CreateRefreshTokenSession(context.Context, string, string, fosite.Requester) error {
+	return nil
 }
 
-func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, into fosite.Session) (fosite.Requester, error) {
-	rt, err := s.tokens.GetRefreshToken(ctx, signature)
-	if err != nil {
-		return nil, fositeNotFound(err)
-	}
-	r, err := s.fromGrant(ctx, rt.Grant, into)
-	if err != nil {
-		return nil, err
-	}
-	if !rt.Active {
-		return r, fosite.ErrInactiveToken
-	}
-	return r, nil
+func (*fositeStore) GetRefreshTokenSession(context.Context, string, fosite.Session) (fosite.Requester, error) {
+	return nil, fosite.ErrNotFound
 }
 
-func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
-	return s.RotateRefreshToken(ctx, "", signature)
-}
+func (*fositeStore) DeleteRefreshTokenSession(context.Context, string) error { return nil }
 
-func (s *fositeStore) RotateRefreshToken(ctx context.Context, _ string, signature string) error {
-	return s.tokens.RotateRefreshToken(ctx, signature, nil)
-}
+func (*fositeStore) RotateRefreshToken(context.Context, string, string) error { return nil }
 
 // RevokeRefreshToken and RevokeAccessToken are fosite's way to revoke what
 // a replayed code issued. GetAuthorizeCodeSession has already revoked the
@@ -168,17 +168,6 @@ func (s *fositeStore) RotateRefreshToken(ctx context.Context, _ string, signatur
 // family's tokens can live); these have nothing left to do.
 func (*fositeStore) RevokeRefreshToken(context.Context, string) error { return nil }
 func (*fositeStore) RevokeAccessToken(context.Context, string) error  { return nil }
-
-// revokeFamily revokes a grant until the longest-lived token it can have
-// issued has expired: the client's refresh token lifetime (rotation starts
-// it again) or its access token lifetime, whichever is longer.
-func (s *fositeStore) revokeFamily(ctx context.Context, family, clientID string) error {
-	ttl := max(s.p.opts.RefreshTokenTTL, s.p.opts.AccessTokenTTL)
-	if c, err := s.clients.GetClient(ctx, clientID); err == nil {
-		ttl = max(s.p.refreshTokenTTL(c), s.p.accessTokenTTL(c))
-	}
-	return s.tokens.RevokeFamily(ctx, family, s.p.opts.Now().Add(ttl))
-}
 
 func fositeNotFound(err error) error {
 	if errors.Is(err, storage.ErrNotFound) {

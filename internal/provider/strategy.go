@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,16 +14,19 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/tollgate-oauth/tollgate/internal/refreshtoken"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
-// tokenStrategy makes tollgate's tokens for fosite's handlers:
-//   - access tokens are RFC 9068 JWTs; their "signature" (fosite's storage
-//     key) is the jti;
-//   - refresh tokens ("tgr_") and authorization codes ("tgc_") are 256
-//     random bits; their signature, the only form stored, is the SHA-256
-//     of the token. Expiry is checked against the session on the injected
-//     clock.
+// tokenStrategy makes tollgate's tokens for fosite's code grant:
+//   - access tokens are RFC 9068 JWTs naming their grant family; their
+//     "signature" (fosite's storage key) is the jti;
+//   - refresh tokens ("tgr_") name the family's first generation under a
+//     MAC (internal/refreshtoken); nothing is stored per token;
+//   - authorization codes ("tgc_") are 256 random bits; their signature,
+//     the only form stored, is the SHA-256 of the code.
+//
+// Expiry is checked against the session on the injected clock.
 type tokenStrategy struct{ p *Provider }
 
 var (
@@ -32,7 +36,7 @@ var (
 )
 
 const (
-	refreshPrefix = "tgr_"
+	refreshPrefix = refreshtoken.Prefix
 	codePrefix    = "tgc_"
 )
 
@@ -47,7 +51,7 @@ func (t *tokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Reques
 	if gt := grantTypeOf(r); gt != "" {
 		grant = gt
 	}
-	return t.p.mintAccessToken(ctx, grant, r)
+	return t.p.mintAccessToken(ctx, grant, r, r.GetID())
 }
 
 func (t *tokenStrategy) ValidateAccessToken(context.Context, fosite.Requester, string) error {
@@ -58,15 +62,21 @@ func (t *tokenStrategy) RefreshTokenSignature(_ context.Context, token string) s
 	return hashToken(token)
 }
 
+// GenerateRefreshToken makes generation 1 of the grant's family; fosite
+// calls it before the storage writes, so the session tells
+// CreateAccessTokenSession to start the family there.
 func (t *tokenStrategy) GenerateRefreshToken(_ context.Context, r fosite.Requester) (string, string, error) {
-	token, err := randomToken(t.p.opts.Rand, refreshPrefix)
+	sess, ok := r.GetSession().(*Session)
+	c := storageClient(r.GetClient())
+	if !ok || c == nil {
+		return "", "", errors.New("provider: refresh token for a request without a tollgate session and client")
+	}
+	token, err := refreshtoken.Format(t.p.opts.RefreshKey, r.GetID(), 1)
 	if err != nil {
 		return "", "", err
 	}
-	if c := storageClient(r.GetClient()); c != nil {
-		sess := r.GetSession()
-		sess.SetExpiresAt(fosite.RefreshToken, t.p.opts.Now().Add(t.p.refreshTokenTTL(c)))
-	}
+	sess.SetExpiresAt(fosite.RefreshToken, t.p.opts.Now().Add(t.p.refreshTokenTTL(c)))
+	sess.refreshIssued = true
 	return token, hashToken(token), nil
 }
 

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -50,7 +49,11 @@ func (p *Provider) key(_ context.Context, kid string) (jwtverify.Key, error) {
 	return jwtverify.Key{}, fmt.Errorf("%w: kid %q", jwtverify.ErrUnknownKey, kid)
 }
 
-func looksLikeJWT(token string) bool { return strings.Count(token, ".") == 2 }
+// looksLikeJWT tells an access token from the others: a refresh token has
+// two dots too (family.generation.mac), but its prefix.
+func looksLikeJWT(token string) bool {
+	return strings.Count(token, ".") == 2 && !strings.HasPrefix(token, refreshPrefix)
+}
 
 // Introspect answers for token on behalf of an authenticated caller. A
 // token that is not valid, expired, revoked, not this server's, or (for a
@@ -71,9 +74,9 @@ func (p *Provider) Introspect(ctx context.Context, caller *storage.Client, token
 	if err != nil {
 		return inactive, nil
 	}
-	revoked, err := p.opts.Tokens.AccessTokenRevoked(ctx, c.ID)
+	revoked, err := p.opts.Tokens.AccessTokenRevoked(ctx, c.ID, grantID(c))
 	if err != nil {
-		return nil, storageFailure(err)
+		return nil, StorageFailure(err)
 	}
 	if revoked {
 		return inactive, nil
@@ -98,53 +101,56 @@ func (p *Provider) Introspect(ctx context.Context, caller *storage.Client, token
 	return in, nil
 }
 
+// grantID is the grant_id claim of a verified token ("" if it has none).
+func grantID(c *jwtverify.Claims) string {
+	all, err := c.All()
+	if err != nil {
+		return ""
+	}
+	id, _ := all["grant_id"].(string)
+	return id
+}
+
 // introspectRefresh returns nil, nil when token is no refresh token of
-// this server.
+// this server. A refresh token is active only while it is its family's
+// live one, for the client that holds it.
 func (p *Provider) introspectRefresh(ctx context.Context, caller *storage.Client, token string) (*Introspection, error) {
 	if !strings.HasPrefix(token, refreshPrefix) {
 		return nil, nil
 	}
-	rt, err := p.opts.Tokens.GetRefreshToken(ctx, hashToken(token))
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
+	ref, err := p.lookupRefresh(ctx, token)
+	if ref == nil || err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, storageFailure(err)
-	}
-	inactive := &Introspection{Active: false}
-	if !rt.Active || rt.Grant.ClientID != caller.ID || !p.opts.Now().Before(rt.ExpiresAt) {
-		return inactive, nil
-	}
-	if revoked, err := p.opts.Tokens.FamilyRevoked(ctx, rt.Grant.ID); err != nil {
-		return nil, storageFailure(err)
-	} else if revoked {
-		return inactive, nil
+	f := ref.family
+	if !ref.live || f.Revoked || f.Grant.ClientID != caller.ID || !p.opts.Now().Before(f.ExpiresAt) {
+		return &Introspection{Active: false}, nil
 	}
 	return &Introspection{
-		Active: true, Scope: scope.Join(rt.Grant.GrantedScopes), ClientID: rt.Grant.ClientID,
-		TokenType: "refresh_token", Exp: rt.ExpiresAt.Unix(), Sub: rt.Grant.Subject, Iss: p.opts.Issuer,
+		Active: true, Scope: scope.Join(f.Grant.GrantedScopes), ClientID: f.Grant.ClientID,
+		TokenType: "refresh_token", Exp: f.ExpiresAt.Unix(), Sub: f.Grant.Subject, Iss: p.opts.Issuer,
 	}, nil
 }
 
 // Revoke revokes token for the client that holds it (RFC 7009). A refresh
-// token takes its whole grant with it (every access and refresh token of
-// the family, §2.1's SHOULD); an access token goes on the revocation list
-// until it expires. Unknown, malformed, expired and foreign-issuer tokens
+// token, of any generation, takes its whole grant with it (every access
+// and refresh token of the family, §2.1's SHOULD); an access token goes on
+// the revocation feed by its jti until it expires. Unknown, malformed, expired and foreign-issuer tokens
 // are not an error (§2.2: the client cannot do anything about them); a
 // token of another client is.
 func (p *Provider) Revoke(ctx context.Context, caller *storage.Client, token, hint string) error {
 	if strings.HasPrefix(token, refreshPrefix) {
-		rt, err := p.opts.Tokens.GetRefreshToken(ctx, hashToken(token))
+		ref, err := p.lookupRefresh(ctx, token)
 		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			return nil
 		case err != nil:
-			return storageFailure(err)
-		case rt.Grant.ClientID != caller.ID:
+			return err
+		case ref == nil:
+			return nil
+		case ref.family.Grant.ClientID != caller.ID:
 			return oautherr.UnauthorizedClient("the token was not issued to this client")
 		}
-		if err := p.store.revokeFamily(ctx, rt.Grant.ID, caller.ID); err != nil {
-			return storageFailure(err)
+		if err := p.revokeFamily(ctx, ref.family.Grant.ID, caller.ID); err != nil {
+			return StorageFailure(err)
 		}
 		return nil
 	}
@@ -159,7 +165,7 @@ func (p *Provider) Revoke(ctx context.Context, caller *storage.Client, token, hi
 		return oautherr.UnauthorizedClient("the token was not issued to this client")
 	}
 	if err := p.opts.Tokens.RevokeAccessToken(ctx, c.ID, c.Expiry); err != nil {
-		return storageFailure(err)
+		return StorageFailure(err)
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func ClientID(id string) Option {
 // GrantID sets grant_id, which tollgate's server puts in tokens issued from
 // a grant (authorization code, refresh): revoking the grant refuses them
 // all (see [middleware.Revocations]). client_credentials tokens have none.
-func GrantID(id string) Option { return Claim("grant_id", id) }
+func GrantID(id string) Option { return func(c *accesstoken.Claims) { c.GrantID = id } }
 
 // Audience sets aud.
 func Audience(aud ...string) Option { return func(c *accesstoken.Claims) { c.Audience = aud } }

@@ -19,7 +19,7 @@ type Store struct {
 	mu      sync.RWMutex
 	clients map[string]*storage.Client
 
-	tokens tokens // codes, refresh tokens, revocations: tokens.go
+	tokens tokens // codes, refresh-token families, the revocation feed: tokens.go, feed.go
 	keys   []*storage.SigningKey
 }
 

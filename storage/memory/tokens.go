@@ -10,25 +10,19 @@ import (
 )
 
 // tokens holds the records of the user-facing grants under one lock, so
-// that check-and-set operations (UseCode, RotateRefreshToken) are atomic.
+// that check-and-set operations (UseCode, AdvanceFamily) and feed order
+// are atomic.
 type tokens struct {
 	mu       sync.Mutex
 	codes    map[string]*storage.AuthorizationCode
-	refresh  map[string]*storage.RefreshToken
-	revoked  map[string]time.Time // jti → until
-	families map[string]time.Time // revoked family → until
-	issued   map[string]issued    // jti → its family, for family revocation
-}
-
-type issued struct {
-	family    string
-	expiresAt time.Time
+	families map[string]*storage.Family
+	feed     feed // revocations: feed.go
 }
 
 func newTokens() tokens {
 	return tokens{
-		codes: map[string]*storage.AuthorizationCode{}, refresh: map[string]*storage.RefreshToken{},
-		revoked: map[string]time.Time{}, families: map[string]time.Time{}, issued: map[string]issued{},
+		codes: map[string]*storage.AuthorizationCode{}, families: map[string]*storage.Family{},
+		feed: newFeed(),
 	}
 }
 
@@ -38,20 +32,14 @@ func cloneCode(c *storage.AuthorizationCode) *storage.AuthorizationCode {
 	return &out
 }
 
-func cloneRefresh(t *storage.RefreshToken) *storage.RefreshToken {
-	out := *t
-	out.Grant = t.Grant.Clone()
-	return &out
-}
-
-// checkRecord names the missing field of a code or refresh token, so the
-// *ValidationError points at it rather than always at the signature.
-func checkRecord(signature string, grant *storage.Grant) error {
+// checkRecord names the missing field of a code or family, so the
+// *ValidationError points at it rather than always at the key.
+func checkRecord(kind, keyField, key string, grant *storage.Grant) error {
 	switch {
-	case signature == "":
-		return &storage.ValidationError{Field: "signature", Reason: "is required"}
 	case grant == nil:
-		return &storage.ValidationError{Field: "grant", Reason: "is required"}
+		return fmt.Errorf("%s: %w", kind, &storage.ValidationError{Field: "grant", Reason: "is required"})
+	case key == "":
+		return fmt.Errorf("%s: %w", kind, &storage.ValidationError{Field: keyField, Reason: "is required"})
 	}
 	return nil
 }
@@ -61,8 +49,8 @@ func (s *Store) CreateCode(_ context.Context, c *storage.AuthorizationCode) erro
 	if c == nil {
 		return fmt.Errorf("code: %w", &storage.ValidationError{Field: "code", Reason: "is nil"})
 	}
-	if err := checkRecord(c.Signature, c.Grant); err != nil {
-		return fmt.Errorf("code: %w", err)
+	if err := checkRecord("code", "signature", c.Signature, c.Grant); err != nil {
+		return err
 	}
 	t := &s.tokens
 	t.mu.Lock()
@@ -102,76 +90,75 @@ func (s *Store) UseCode(_ context.Context, signature string) error {
 	return nil
 }
 
-// CreateRefreshToken implements storage.RefreshTokenStore.
-func (s *Store) CreateRefreshToken(_ context.Context, rt *storage.RefreshToken) error {
-	if rt == nil {
-		return fmt.Errorf("refresh token: %w", &storage.ValidationError{Field: "refresh_token", Reason: "is nil"})
+// CreateFamily implements storage.FamilyStore.
+func (s *Store) CreateFamily(_ context.Context, f *storage.Family) error {
+	if f == nil {
+		return fmt.Errorf("family: %w", &storage.ValidationError{Field: "family", Reason: "is nil"})
 	}
-	if err := checkRecord(rt.Signature, rt.Grant); err != nil {
-		return fmt.Errorf("refresh token: %w", err)
+	if err := checkRecord("family", "grant.id", grantID(f.Grant), f.Grant); err != nil {
+		return err
 	}
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.refresh[rt.Signature]; ok {
-		return fmt.Errorf("refresh token: %w", storage.ErrAlreadyExists)
+	id := f.Grant.ID
+	if _, ok := t.families[id]; ok {
+		return fmt.Errorf("family %q: %w", id, storage.ErrAlreadyExists)
 	}
-	t.refresh[rt.Signature] = cloneRefresh(rt)
+	rec := f.Clone()
+	if t.feed.has(grantKey(id)) {
+		// Revoked before it was created: it stays revoked, and the entry
+		// lasts as long as its tokens.
+		rec.Revoked = true
+		t.feed.revoke(grantKey(id), rec.AccessExpiresAt)
+	}
+	t.families[id] = rec
 	return nil
 }
 
-// GetRefreshToken implements storage.RefreshTokenStore.
-func (s *Store) GetRefreshToken(_ context.Context, signature string) (*storage.RefreshToken, error) {
-	t := &s.tokens
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	rt, ok := t.refresh[signature]
-	if !ok {
-		return nil, fmt.Errorf("refresh token: %w", storage.ErrNotFound)
+func grantID(g *storage.Grant) string {
+	if g == nil {
+		return ""
 	}
-	return cloneRefresh(rt), nil
+	return g.ID
 }
 
-// RotateRefreshToken implements storage.RefreshTokenStore.
-func (s *Store) RotateRefreshToken(_ context.Context, signature string, next *storage.RefreshToken) error {
-	if next != nil && (next.Signature == "" || next.Grant == nil) {
-		return fmt.Errorf("refresh token: %w", &storage.ValidationError{Field: "next", Reason: "a refresh token needs a signature and a grant"})
-	}
+// GetFamily implements storage.FamilyStore.
+func (s *Store) GetFamily(_ context.Context, id string) (*storage.Family, error) {
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	rt, ok := t.refresh[signature]
+	f, ok := t.families[id]
+	if !ok {
+		return nil, fmt.Errorf("family %q: %w", id, storage.ErrNotFound)
+	}
+	return f.Clone(), nil
+}
+
+// AdvanceFamily implements storage.FamilyStore.
+func (s *Store) AdvanceFamily(_ context.Context, id string, from uint64, expiresAt, accessExpiresAt time.Time) error {
+	t := &s.tokens
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.families[id]
 	switch {
 	case !ok:
-		return fmt.Errorf("refresh token: %w", storage.ErrNotFound)
-	case !rt.Active:
-		return fmt.Errorf("refresh token: %w", storage.ErrAlreadyUsed)
+		return fmt.Errorf("family %q: %w", id, storage.ErrNotFound)
+	case f.Generation != from || f.Revoked:
+		return fmt.Errorf("family %q: %w", id, storage.ErrAlreadyUsed)
 	}
-	if next != nil {
-		if _, dup := t.refresh[next.Signature]; dup {
-			return fmt.Errorf("refresh token: %w", storage.ErrAlreadyExists)
-		}
-		t.refresh[next.Signature] = cloneRefresh(next)
-	}
-	rt.Active = false
-	return nil
-}
-
-// RecordAccessToken implements storage.RevocationStore.
-func (s *Store) RecordAccessToken(_ context.Context, jti, family string, expiresAt time.Time) error {
-	t := &s.tokens
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.issued[jti] = issued{family: family, expiresAt: expiresAt}
+	f.Generation++
+	f.ExpiresAt = expiresAt
+	f.AccessExpiresAt = later(f.AccessExpiresAt, accessExpiresAt)
 	return nil
 }
 
 // RevokeAccessToken implements storage.RevocationStore.
-func (s *Store) RevokeAccessToken(_ context.Context, jti string, expiresAt time.Time) error {
+func (s *Store) RevokeAccessToken(_ context.Context, jti string, exp time.Time) error {
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.revoked[jti] = later(t.revoked[jti], expiresAt)
+	t.feed.revoke(jtiKey(jti), exp)
 	return nil
 }
 
@@ -180,66 +167,60 @@ func (s *Store) RevokeFamily(_ context.Context, family string, until time.Time) 
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.families[family] = later(t.families[family], until)
+	// A family not created yet is revoked by the entry alone: CreateFamily
+	// finds it.
+	if f, ok := t.families[family]; ok {
+		f.Revoked = true
+		until = later(until, f.AccessExpiresAt)
+	}
+	t.feed.revoke(grantKey(family), until)
 	return nil
 }
 
 // AccessTokenRevoked implements storage.RevocationStore.
-func (s *Store) AccessTokenRevoked(_ context.Context, jti string) (bool, error) {
+func (s *Store) AccessTokenRevoked(_ context.Context, jti, grantID string) (bool, error) {
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.revoked[jti]; ok {
+	if t.feed.has(jtiKey(jti)) {
 		return true, nil
 	}
-	if is, ok := t.issued[jti]; ok {
-		_, revoked := t.families[is.family]
-		return revoked, nil
-	}
-	return false, nil
+	return grantID != "" && t.feed.has(grantKey(grantID)), nil
 }
 
-// FamilyRevoked implements storage.RevocationStore.
-func (s *Store) FamilyRevoked(_ context.Context, family string) (bool, error) {
+// Revocations implements storage.RevocationStore.
+func (s *Store) Revocations(_ context.Context, after uint64, now time.Time, limit int) (*storage.RevocationPage, error) {
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_, ok := t.families[family]
-	return ok, nil
+	return t.feed.read(after, now, limit), nil
 }
 
 // DeleteExpired implements storage.TokenStore.
-func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
+func (s *Store) DeleteExpired(_ context.Context, now time.Time, limit int) (int, error) {
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
 	for k, c := range t.codes {
+		if n == limit {
+			return n, nil
+		}
 		if c.ExpiresAt.Before(now) {
 			delete(t.codes, k)
 			n++
 		}
 	}
-	for k, rt := range t.refresh {
-		if rt.ExpiresAt.Before(now) {
-			delete(t.refresh, k)
+	for k, f := range t.families {
+		if n == limit {
+			return n, nil
+		}
+		if later(f.ExpiresAt, f.AccessExpiresAt).Before(now) {
+			delete(t.families, k)
 			n++
 		}
 	}
-	for _, m := range []map[string]time.Time{t.revoked, t.families} {
-		for k, until := range m {
-			if until.Before(now) {
-				delete(m, k)
-				n++
-			}
-		}
-	}
-	for k, is := range t.issued {
-		if is.expiresAt.Before(now) {
-			delete(t.issued, k)
-			n++
-		}
-	}
+	n += t.feed.deleteExpired(now, limit-n)
 	return n, nil
 }
 

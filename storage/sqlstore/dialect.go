@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -45,11 +47,19 @@ func (d dialect) q(query string) string {
 	return b.String()
 }
 
-func (d dialect) bytesType() string {
+// template fills a migration's placeholders: {{BYTES}} is the binary
+// column type; {{FILLFACTOR}} leaves room in PostgreSQL pages for the
+// in-place (HOT) updates of a table rewritten often, such as the
+// families' on every rotation (SQLite updates in place anyway); {{EPOCH}}
+// is a new random id, for the revocation feed.
+func (d dialect) template(sql string) string {
+	bytes, fill := "BLOB", ""
 	if d == postgres {
-		return "BYTEA"
+		bytes, fill = "BYTEA", " WITH (fillfactor = 70)"
 	}
-	return "BLOB"
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand does not fail
+	return strings.NewReplacer("{{BYTES}}", bytes, "{{FILLFACTOR}}", fill, "{{EPOCH}}", hex.EncodeToString(b[:])).Replace(sql)
 }
 
 // isDuplicate reports a primary key violation.

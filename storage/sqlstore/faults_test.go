@@ -51,9 +51,10 @@ func faultSeed(t testing.TB, s *sqlstore.Store, key string) {
 	if err := s.CreateCode(ctx, &storage.AuthorizationCode{Signature: "code-" + key, Grant: faultGrant(key), ExpiresAt: exp}); err != nil {
 		t.Fatal(err)
 	}
-	for _, sig := range []string{"refresh-" + key, "refresh2-" + key} {
-		if err := s.CreateRefreshToken(ctx, &storage.RefreshToken{Signature: sig, Grant: faultGrant(key), AccessTokenID: "jti-" + key,
-			ExpiresAt: exp, Active: true}); err != nil {
+	for _, id := range []string{"family-" + key, "family2-" + key} {
+		g := faultGrant(key)
+		g.ID = id
+		if err := s.CreateFamily(ctx, &storage.Family{Grant: g, Generation: 1, ExpiresAt: exp, AccessExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,19 +93,17 @@ func faultOps() []faultOp {
 		{"UseCode", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
 			return s.UseCode(ctx, "code-"+k)
 		}},
-		{"CreateRefreshToken", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
-			return s.CreateRefreshToken(ctx, &storage.RefreshToken{Signature: "newrefresh-" + k, Grant: faultGrant(k),
-				AccessTokenID: "jti", ExpiresAt: exp, Active: true})
+		{"CreateFamily", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
+			g := faultGrant(k)
+			g.ID = "newfamily-" + k
+			return s.CreateFamily(ctx, &storage.Family{Grant: g, Generation: 1, ExpiresAt: exp, AccessExpiresAt: exp})
 		}},
-		{"GetRefreshToken", false, func(ctx context.Context, s *sqlstore.Store, k string) error {
-			_, err := s.GetRefreshToken(ctx, "refresh2-"+k)
+		{"GetFamily", false, func(ctx context.Context, s *sqlstore.Store, k string) error {
+			_, err := s.GetFamily(ctx, "family2-"+k)
 			return err
 		}},
-		{"RotateRefreshToken", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
-			return s.RotateRefreshToken(ctx, "refresh-"+k, nil)
-		}},
-		{"RecordAccessToken", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
-			return s.RecordAccessToken(ctx, "jti-"+k, "family-"+k, exp)
+		{"AdvanceFamily", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
+			return s.AdvanceFamily(ctx, "family-"+k, 1, exp, exp)
 		}},
 		{"RevokeAccessToken", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
 			return s.RevokeAccessToken(ctx, "revoked-jti-"+k, exp)
@@ -113,11 +112,11 @@ func faultOps() []faultOp {
 			return s.RevokeFamily(ctx, "revoked-family-"+k, exp)
 		}},
 		{"AccessTokenRevoked", false, func(ctx context.Context, s *sqlstore.Store, k string) error {
-			_, err := s.AccessTokenRevoked(ctx, "jti-"+k)
+			_, err := s.AccessTokenRevoked(ctx, "jti-"+k, "family2-"+k)
 			return err
 		}},
-		{"FamilyRevoked", false, func(ctx context.Context, s *sqlstore.Store, k string) error {
-			_, err := s.FamilyRevoked(ctx, "family-"+k)
+		{"Revocations", false, func(ctx context.Context, s *sqlstore.Store, k string) error {
+			_, err := s.Revocations(ctx, 0, time.Now(), 100)
 			return err
 		}},
 		{"AddSigningKey", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
@@ -128,7 +127,7 @@ func faultOps() []faultOp {
 			return err
 		}},
 		{"DeleteExpired", true, func(ctx context.Context, s *sqlstore.Store, k string) error {
-			_, err := s.DeleteExpired(ctx, time.Now())
+			_, err := s.DeleteExpired(ctx, time.Now(), 100)
 			return err
 		}},
 	}

@@ -12,9 +12,12 @@ func (s *Store) AddSigningKey(ctx context.Context, k *storage.SigningKey) error 
 	if k == nil || k.ID == "" || len(k.Private) == 0 {
 		return fmt.Errorf("signing key: %w", &storage.ValidationError{Field: "id", Reason: "a signing key needs an id and a private key"})
 	}
-	ctx, cancel := s.call(ctx)
-	defer cancel()
-	_, err := s.db.ExecContext(ctx, s.d.q("INSERT INTO tollgate_signing_keys (kid, alg, private_key, created_at) VALUES (?, ?, ?, ?)"),
+	ctx, done, err := s.write(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	_, err = s.db.ExecContext(ctx, s.d.q("INSERT INTO tollgate_signing_keys (kid, alg, private_key, created_at) VALUES (?, ?, ?, ?)"),
 		k.ID, k.Algorithm, k.Private, micros(k.CreatedAt))
 	if isDuplicate(err) {
 		return fmt.Errorf("signing key %q: %w", k.ID, storage.ErrAlreadyExists)

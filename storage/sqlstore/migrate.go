@@ -123,7 +123,7 @@ func (s *Store) applyMigrations(ctx context.Context, db execer, ms []migration) 
 		if int64(m.version) <= current.Int64 {
 			continue
 		}
-		for _, stmt := range statements(strings.ReplaceAll(m.sql, "{{BYTES}}", s.d.bytesType())) {
+		for _, stmt := range statements(s.d.template(m.sql)) {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}

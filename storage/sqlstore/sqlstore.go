@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,8 @@ type Store struct {
 	db      *sql.DB
 	d       dialect
 	timeout time.Duration
+	// writes gates SQLite writes (see write); nil on PostgreSQL.
+	writes chan struct{}
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -86,6 +89,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: opening %s: %w", RedactDSN(dsn), err)
 	}
 	s := &Store{db: db, d: d, timeout: opts.QueryTimeout}
+	if d == sqlite {
+		s.writes = make(chan struct{}, 1)
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, oneLine{fmt.Errorf("sqlstore: %s: %w", RedactDSN(dsn), err)}
@@ -102,9 +108,15 @@ func (e oneLine) Error() string {
 }
 func (e oneLine) Unwrap() error { return e.err }
 
-// openSQLite opens path with WAL (readers never wait for the writer) and a
-// busy timeout (writers queue instead of failing). SQLite allows one writer
-// at a time: concurrent single-use checks serialise there.
+// walLimit bounds the SQLite WAL file: when a checkpoint has copied the
+// whole WAL back and it restarts, SQLite truncates it to this size.
+// Automatic checkpoints run every 1000 pages (about 4 MB), which fits.
+const walLimit = 4 << 20
+
+// openSQLite opens path with WAL (readers never wait for the writer), a
+// busy timeout (writers queue instead of failing) and a bounded WAL.
+// SQLite allows one writer at a time: concurrent single-use checks
+// serialise there.
 func openSQLite(path string) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("empty path")
@@ -112,7 +124,7 @@ func openSQLite(path string) (*sql.DB, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=journal_size_limit("+strconv.Itoa(walLimit)+")")
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +161,27 @@ func (s *Store) DB() *sql.DB { return s.db }
 // call returns a context bounded by the query timeout.
 func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
+}
+
+// write is call for a call that writes: it also waits, within the call's
+// time, for the process's other SQLite writes to finish. SQLite has one
+// writer; a connection that finds the write lock taken sleeps in growing
+// steps (up to 100 ms each) before trying again, so under contention a
+// request could sleep long after the lock was free. Queued here instead,
+// each write starts the moment the previous one ends. PostgreSQL locks
+// rows: no gate. done ends the call and opens the gate.
+func (s *Store) write(ctx context.Context) (context.Context, func(), error) {
+	ctx, cancel := s.call(ctx)
+	if s.writes == nil {
+		return ctx, cancel, nil
+	}
+	select {
+	case s.writes <- struct{}{}:
+		return ctx, func() { <-s.writes; cancel() }, nil
+	case <-ctx.Done():
+		cancel()
+		return nil, nil, fail("waiting for the other writes", ctx.Err())
+	}
 }
 
 // fail wraps a database error: not found, duplicate and single-use

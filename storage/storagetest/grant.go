@@ -1,10 +1,9 @@
 package storagetest
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
-	"maps"
-	"slices"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -45,88 +44,125 @@ func minimalGrant(id string, at time.Time) *storage.Grant {
 	return &storage.Grant{ID: id, ClientID: "third-party-app", RequestedAt: at}
 }
 
-func sameTime(a, b time.Time) bool {
-	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
-}
+// Records are compared whole: each is normalised (times to the instant at
+// microsecond precision, in UTC; empty slices, maps and bytes to nil) and
+// then compared with reflect.DeepEqual, so a field added to a record is
+// compared without anyone remembering to. Fixtures set every field.
 
-// assertGrant reports every field of got that differs from want.
-func assertGrant(t *testing.T, what string, got, want *storage.Grant) {
-	t.Helper()
-	if got == nil {
-		t.Errorf("%s: Grant is nil, want %+v", what, want)
-		return
-	}
-	diff := func(field string, g, w any) { t.Errorf("%s: Grant.%s = %#v, want %#v", what, field, g, w) }
-	if got.ID != want.ID {
-		diff("ID", got.ID, want.ID)
-	}
-	if got.ClientID != want.ClientID {
-		diff("ClientID", got.ClientID, want.ClientID)
-	}
-	if got.Subject != want.Subject {
-		diff("Subject", got.Subject, want.Subject)
-	}
-	if !sameTime(got.RequestedAt, want.RequestedAt) {
-		diff("RequestedAt", got.RequestedAt.String(), want.RequestedAt.String())
-	}
-	for _, f := range []struct {
-		name      string
-		got, want []string
-	}{
-		{"RequestedScopes", got.RequestedScopes, want.RequestedScopes},
-		{"GrantedScopes", got.GrantedScopes, want.GrantedScopes},
-		{"RequestedAudience", got.RequestedAudience, want.RequestedAudience},
-		{"GrantedAudience", got.GrantedAudience, want.GrantedAudience},
-	} {
-		if !slices.Equal(f.got, f.want) {
-			diff(f.name, f.got, f.want)
+func normTime(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+
+// normFields normalises every field of the struct *p in place: times,
+// and empty slices and maps to nil. It reaches fields added later, so a
+// record compared after it is compared whole.
+func normFields(p any) {
+	v := reflect.ValueOf(p).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch {
+		case !f.CanSet():
+		case f.Type() == reflect.TypeFor[time.Time]():
+			f.Set(reflect.ValueOf(normTime(f.Interface().(time.Time))))
+		case (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0:
+			f.SetZero()
 		}
 	}
-	if !maps.Equal(got.Form, want.Form) {
-		diff("Form", got.Form, want.Form)
+}
+
+func normClient(c *storage.Client) *storage.Client {
+	if c == nil {
+		return nil
 	}
-	if !bytes.Equal(got.Session, want.Session) {
-		diff("Session", got.Session, want.Session)
+	out := c.Clone()
+	normFields(out)
+	return out
+}
+
+func normKey(k *storage.SigningKey) *storage.SigningKey {
+	if k == nil {
+		return nil
+	}
+	out := k.Clone()
+	normFields(out)
+	return out
+}
+
+func normGrant(g *storage.Grant) *storage.Grant {
+	if g == nil {
+		return nil
+	}
+	out := g.Clone()
+	out.RequestedAt = normTime(out.RequestedAt)
+	for _, s := range []*[]string{&out.RequestedScopes, &out.GrantedScopes, &out.RequestedAudience, &out.GrantedAudience} {
+		if len(*s) == 0 {
+			*s = nil
+		}
+	}
+	if len(out.Form) == 0 {
+		out.Form = nil
+	}
+	if len(out.Session) == 0 {
+		out.Session = nil
+	}
+	return out
+}
+
+func normCode(c *storage.AuthorizationCode) *storage.AuthorizationCode {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.Grant = normGrant(c.Grant)
+	out.ExpiresAt = normTime(c.ExpiresAt)
+	return &out
+}
+
+func normFamily(f *storage.Family) *storage.Family {
+	if f == nil {
+		return nil
+	}
+	out := *f
+	out.Grant = normGrant(f.Grant)
+	out.ExpiresAt = normTime(f.ExpiresAt)
+	out.AccessExpiresAt = normTime(f.AccessExpiresAt)
+	return &out
+}
+
+func normRevocations(rs []storage.Revocation) []storage.Revocation {
+	out := make([]storage.Revocation, 0, len(rs))
+	for _, r := range rs {
+		r.ExpiresAt = normTime(r.ExpiresAt)
+		out = append(out, r)
+	}
+	return out
+}
+
+// assertRecord reports got != want after norm, showing both whole.
+func assertRecord[T any](t *testing.T, what string, got, want T, norm func(T) T) {
+	t.Helper()
+	g, w := norm(got), norm(want)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %s\nwant %s", what, show(g), show(w))
 	}
 }
 
 func assertCode(t *testing.T, what string, got, want *storage.AuthorizationCode) {
 	t.Helper()
-	if got == nil {
-		t.Errorf("%s: code is nil", what)
-		return
-	}
-	if got.Signature != want.Signature {
-		t.Errorf("%s: Signature = %q, want %q", what, got.Signature, want.Signature)
-	}
-	if !sameTime(got.ExpiresAt, want.ExpiresAt) {
-		t.Errorf("%s: ExpiresAt = %v, want %v", what, got.ExpiresAt, want.ExpiresAt)
-	}
-	if got.Used != want.Used {
-		t.Errorf("%s: Used = %v, want %v", what, got.Used, want.Used)
-	}
-	assertGrant(t, what, got.Grant, want.Grant)
+	assertRecord(t, what, got, want, normCode)
 }
 
-func assertRefresh(t *testing.T, what string, got, want *storage.RefreshToken) {
+func assertFamily(t *testing.T, what string, got, want *storage.Family) {
 	t.Helper()
-	if got == nil {
-		t.Errorf("%s: refresh token is nil", what)
-		return
+	assertRecord(t, what, got, want, normFamily)
+}
+
+// show renders a record for a failure message: JSON shows every field,
+// through pointers.
+func show(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
 	}
-	if got.Signature != want.Signature {
-		t.Errorf("%s: Signature = %q, want %q", what, got.Signature, want.Signature)
-	}
-	if got.AccessTokenID != want.AccessTokenID {
-		t.Errorf("%s: AccessTokenID = %q, want %q", what, got.AccessTokenID, want.AccessTokenID)
-	}
-	if !sameTime(got.ExpiresAt, want.ExpiresAt) {
-		t.Errorf("%s: ExpiresAt = %v, want %v", what, got.ExpiresAt, want.ExpiresAt)
-	}
-	if got.Active != want.Active {
-		t.Errorf("%s: Active = %v, want %v", what, got.Active, want.Active)
-	}
-	assertGrant(t, what, got.Grant, want.Grant)
+	return string(b)
 }
 
 // mutateGrant changes every field of g in place, reaching into its

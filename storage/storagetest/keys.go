@@ -1,7 +1,6 @@
 package storagetest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -32,18 +31,20 @@ func testKeysRoundTrip(t *testing.T, s storage.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"k1", "k0", "k2"} // by time, then id
-	if len(got) != len(want) {
-		t.Fatalf("SigningKeys = %d keys, want %d", len(got), len(want))
+	// By time, then id; every field as stored, the private bytes as they
+	// were before the caller changed its slice.
+	want := []*storage.SigningKey{
+		{ID: "k1", Algorithm: "RS256", Private: []byte("-----BEGIN PRIVATE KEY-----\n…"), CreatedAt: base},
+		{ID: "k0", Algorithm: "EdDSA", Private: []byte{9}, CreatedAt: base.Add(time.Hour)},
+		{ID: "k2", Algorithm: "ES256", Private: []byte{0, 1, 0xff, 0xfe}, CreatedAt: base.Add(time.Hour)},
 	}
-	for i, k := range got {
-		if k.ID != want[i] {
-			t.Errorf("key %d = %s, want %s", i, k.ID, want[i])
+	assertRecord(t, "SigningKeys", got, want, func(ks []*storage.SigningKey) []*storage.SigningKey {
+		out := make([]*storage.SigningKey, len(ks))
+		for i, k := range ks {
+			out[i] = normKey(k)
 		}
-	}
-	if k := got[2]; k.Algorithm != "ES256" || !bytes.Equal(k.Private, []byte{0, 1, 0xff, 0xfe}) || !k.CreatedAt.Equal(base.Add(time.Hour)) {
-		t.Errorf("k2 round trip = %+v", k)
-	}
+		return out
+	})
 	err = s.AddSigningKey(ctx, &storage.SigningKey{ID: "k1", Algorithm: "RS256", Private: []byte("x"), CreatedAt: base})
 	if !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Errorf("AddSigningKey(duplicate) = %v, want ErrAlreadyExists", err)

@@ -13,77 +13,58 @@ import (
 func testRevokeAccessToken(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	now := baseTime()
-	assertRevoked(t, s, "unknown", false)
-	mustRecord(t, s, "jti-1", "family", now.Add(time.Hour))
-	mustRecord(t, s, "jti-2", "family", now.Add(time.Hour))
-	assertRevoked(t, s, "jti-1", false)
+	mustCreateFamily(t, s, liveFamily("family", now))
+	assertRevoked(t, s, "jti-1", "", false)
+	assertRevoked(t, s, "jti-1", "family", false)
 
 	for range 2 { // revoking is idempotent
 		if err := s.RevokeAccessToken(ctx, "jti-1", now.Add(time.Hour)); err != nil {
 			t.Fatalf("RevokeAccessToken: %v", err)
 		}
-		assertRevoked(t, s, "jti-1", true)
+		assertRevoked(t, s, "jti-1", "", true)
+		assertRevoked(t, s, "jti-1", "family", true)
 	}
 	// One token, not its family.
-	assertRevoked(t, s, "jti-2", false)
-	assertFamilyRevoked(t, s, "family", false)
-	assertRevoked(t, s, "unknown", false)
-
-	// A token never recorded (client_credentials tokens are not) can be
-	// revoked by its jti alone.
-	if err := s.RevokeAccessToken(ctx, "unrecorded", now.Add(time.Hour)); err != nil {
-		t.Fatalf("RevokeAccessToken(unrecorded): %v", err)
-	}
-	assertRevoked(t, s, "unrecorded", true)
+	assertRevoked(t, s, "jti-2", "family", false)
+	assertFamily(t, "the family of a revoked access token", mustGetFamily(t, s, "family"), liveFamily("family", now))
+	assertRevoked(t, s, "unknown", "", false)
+	assertFeed(t, s, 0, now, []storage.Revocation{{JTI: "jti-1", ExpiresAt: now.Add(time.Hour)}})
 }
 
+// testRevokeFamily: a revoked family revokes every access token that names
+// it, and its entry lasts until the family's latest access expiry even if
+// the caller's until is earlier (the client's lifetime was shortened since
+// the tokens were issued).
 func testRevokeFamily(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	now := baseTime()
-	mustRecord(t, s, "a-1", "family-a", now.Add(time.Hour))
-	mustRecord(t, s, "a-2", "family-a", now.Add(time.Hour))
-	mustRecord(t, s, "b-1", "family-b", now.Add(time.Hour))
-	assertFamilyRevoked(t, s, "family-a", false)
-	assertFamilyRevoked(t, s, "unknown", false)
+	a := liveFamily("family-a", now)
+	a.AccessExpiresAt = now.Add(2 * time.Hour)
+	mustCreateFamily(t, s, a)
+	mustCreateFamily(t, s, liveFamily("family-b", now))
 
 	for range 2 { // revoking is idempotent
-		if err := s.RevokeFamily(ctx, "family-a", now.Add(time.Hour)); err != nil {
+		if err := s.RevokeFamily(ctx, "family-a", now.Add(time.Minute)); err != nil {
 			t.Fatalf("RevokeFamily: %v", err)
 		}
-		assertFamilyRevoked(t, s, "family-a", true)
-		assertRevoked(t, s, "a-1", true)
-		assertRevoked(t, s, "a-2", true)
+		assertRevoked(t, s, "any-jti", "family-a", true)
+		assertRevoked(t, s, "other-jti", "family-a", true)
 	}
-	assertFamilyRevoked(t, s, "family-b", false)
-	assertRevoked(t, s, "b-1", false)
-	assertRevoked(t, s, "unknown", false)
+	assertRevoked(t, s, "any-jti", "family-b", false)
+	assertRevoked(t, s, "any-jti", "", false)
+	a.Revoked = true
+	assertFamily(t, "the revoked family", mustGetFamily(t, s, "family-a"), a)
+	assertFamily(t, "the other family", mustGetFamily(t, s, "family-b"), liveFamily("family-b", now))
+	assertFeed(t, s, 0, now, []storage.Revocation{{GrantID: "family-a", ExpiresAt: a.AccessExpiresAt}})
 
-	// A family with no recorded access token (only refresh tokens) is
-	// revocable too.
-	if err := s.RevokeFamily(ctx, "refresh-only", now.Add(time.Hour)); err != nil {
-		t.Fatalf("RevokeFamily(refresh-only): %v", err)
-	}
-	assertFamilyRevoked(t, s, "refresh-only", true)
-}
-
-// testRevokeFamilyThenRecord: revoking a family revokes its tokens still to
-// be issued, as a replayed code must, racing the token issued from it.
-func testRevokeFamilyThenRecord(t *testing.T, s storage.Store) {
-	ctx := t.Context()
-	now := baseTime()
-	if err := s.RevokeFamily(ctx, "family", now.Add(time.Hour)); err != nil {
-		t.Fatalf("RevokeFamily: %v", err)
-	}
-	mustRecord(t, s, "late", "family", now.Add(time.Hour))
-	mustRecord(t, s, "other", "other-family", now.Add(time.Hour))
-	assertRevoked(t, s, "late", true)
-	assertRevoked(t, s, "other", false)
-	assertFamilyRevoked(t, s, "other-family", false)
+	// Past the caller's until, before the family's access expiry: still
+	// revoked after a purge.
+	mustDeleteExpired(t, s, now.Add(time.Hour), 0)
+	assertRevoked(t, s, "any-jti", "family-a", true)
 }
 
 // testRevokeKeepsLaterUntil: revoking twice keeps one entry, until the later
-// of the two times, whichever order they came in. The only way to see
-// "until" through the interface is DeleteExpired.
+// of the two times, whichever order they came in.
 func testRevokeKeepsLaterUntil(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	now := baseTime()
@@ -92,35 +73,27 @@ func testRevokeKeepsLaterUntil(t *testing.T, s storage.Store) {
 		name string
 		fn   func() error
 	}{
+		{"RevokeAccessToken(kept, late)", func() error { return s.RevokeAccessToken(ctx, "kept", late) }},
 		{"RevokeAccessToken(extended, early)", func() error { return s.RevokeAccessToken(ctx, "extended", early) }},
 		{"RevokeAccessToken(extended, late)", func() error { return s.RevokeAccessToken(ctx, "extended", late) }},
-		{"RevokeAccessToken(kept, late)", func() error { return s.RevokeAccessToken(ctx, "kept", late) }},
 		{"RevokeAccessToken(kept, early)", func() error { return s.RevokeAccessToken(ctx, "kept", early) }},
-		{"RevokeFamily(extended, early)", func() error { return s.RevokeFamily(ctx, "family-extended", early) }},
-		{"RevokeFamily(extended, late)", func() error { return s.RevokeFamily(ctx, "family-extended", late) }},
-		{"RevokeFamily(kept, late)", func() error { return s.RevokeFamily(ctx, "family-kept", late) }},
-		{"RevokeFamily(kept, early)", func() error { return s.RevokeFamily(ctx, "family-kept", early) }},
 	} {
 		if err := step.fn(); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
 	}
+	// The extended entry moved behind kept: a poller must learn its new
+	// expiry. kept's second revocation changed nothing.
+	assertFeed(t, s, 0, now, []storage.Revocation{{JTI: "kept", ExpiresAt: late}, {JTI: "extended", ExpiresAt: late}})
 	check := func(when string, want bool) {
 		t.Helper()
 		for _, jti := range []string{"extended", "kept"} {
-			if got, err := s.AccessTokenRevoked(ctx, jti); err != nil || got != want {
-				t.Errorf("%s: AccessTokenRevoked(%q) = %v, %v; want %v", when, jti, got, err, want)
-			}
-		}
-		for _, f := range []string{"family-extended", "family-kept"} {
-			if got, err := s.FamilyRevoked(ctx, f); err != nil || got != want {
-				t.Errorf("%s: FamilyRevoked(%q) = %v, %v; want %v", when, f, got, err, want)
-			}
+			assertRevoked(t, s, jti, "", want)
 		}
 	}
 	mustDeleteExpired(t, s, now.Add(30*time.Minute), 0)
 	check("after DeleteExpired between the two untils", true)
-	mustDeleteExpired(t, s, late.Add(time.Microsecond), 4) // one entry each, though revoked twice
+	mustDeleteExpired(t, s, late.Add(time.Microsecond), 2) // one entry each, though revoked twice
 	check("after DeleteExpired past the later until", false)
 }
 
@@ -129,6 +102,9 @@ func testRevokeKeepsLaterUntil(t *testing.T, s storage.Store) {
 func testRevokeConcurrent(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	now := baseTime()
+	f := liveFamily("family", now)
+	f.ExpiresAt, f.AccessExpiresAt = now, now
+	mustCreateFamily(t, s, f)
 	var n atomic.Int64
 	errs := race(concurrency, func() error {
 		i := n.Add(1) // 1..concurrency
@@ -136,7 +112,7 @@ func testRevokeConcurrent(t *testing.T, s storage.Store) {
 		return errors.Join(
 			s.RevokeAccessToken(ctx, "jti", until),
 			s.RevokeFamily(ctx, "family", until),
-			s.RecordAccessToken(ctx, fmt.Sprintf("jti-%d", i), "family", now.Add(2*time.Hour)),
+			s.RevokeAccessToken(ctx, fmt.Sprintf("jti-%d", i), now.Add(2*time.Hour)),
 		)
 	})
 	for i, err := range errs {
@@ -144,39 +120,24 @@ func testRevokeConcurrent(t *testing.T, s storage.Store) {
 			t.Errorf("goroutine %d: %v", i, err)
 		}
 	}
-	assertRevoked(t, s, "jti", true)
-	assertFamilyRevoked(t, s, "family", true)
+	assertRevoked(t, s, "jti", "", true)
+	assertRevoked(t, s, "x", "family", true)
 	for i := range concurrency {
-		assertRevoked(t, s, fmt.Sprintf("jti-%d", i+1), true)
+		assertRevoked(t, s, fmt.Sprintf("jti-%d", i+1), "", true)
 	}
 	latest := now.Add(concurrency * time.Minute)
-	mustDeleteExpired(t, s, latest, 0) // expiring at now is not expired
-	assertRevoked(t, s, "jti", true)
-	assertFamilyRevoked(t, s, "family", true)
+	mustDeleteExpired(t, s, latest, 1) // the family (expired at now); the entries expiring at latest are not expired
+	assertRevoked(t, s, "jti", "", true)
+	assertRevoked(t, s, "x", "family", true)
 	mustDeleteExpired(t, s, latest.Add(time.Microsecond), 2)
-	assertRevoked(t, s, "jti", false)
-	assertFamilyRevoked(t, s, "family", false)
+	assertRevoked(t, s, "jti", "", false)
+	assertRevoked(t, s, "x", "family", false)
 }
 
-func mustRecord(t *testing.T, s storage.Store, jti, family string, expiresAt time.Time) {
+func assertRevoked(t *testing.T, s storage.Store, jti, grantID string, want bool) {
 	t.Helper()
-	if err := s.RecordAccessToken(t.Context(), jti, family, expiresAt); err != nil {
-		t.Fatalf("RecordAccessToken(%q, %q): %v", jti, family, err)
-	}
-}
-
-func assertRevoked(t *testing.T, s storage.Store, jti string, want bool) {
-	t.Helper()
-	got, err := s.AccessTokenRevoked(t.Context(), jti)
+	got, err := s.AccessTokenRevoked(t.Context(), jti, grantID)
 	if err != nil || got != want {
-		t.Errorf("AccessTokenRevoked(%q) = %v, %v; want %v, nil", jti, got, err, want)
-	}
-}
-
-func assertFamilyRevoked(t *testing.T, s storage.Store, family string, want bool) {
-	t.Helper()
-	got, err := s.FamilyRevoked(t.Context(), family)
-	if err != nil || got != want {
-		t.Errorf("FamilyRevoked(%q) = %v, %v; want %v, nil", family, got, err, want)
+		t.Errorf("AccessTokenRevoked(%q, %q) = %v, %v; want %v, nil", jti, grantID, got, err, want)
 	}
 }

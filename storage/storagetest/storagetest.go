@@ -19,23 +19,29 @@
 //     (PostgreSQL's timestamptz does; SQLite needs e.g. Unix microseconds or
 //     RFC 3339 with six fractional digits) and the instant, not the wall
 //     clock: the location may change, the moment may not.
-//   - Records come back as stored: slices in their order (nil and empty
-//     are interchangeable), Form maps key for key, Session bytes byte for
-//     byte (they are not UTF-8), signatures compared case-sensitively.
-//   - Single use is atomic: of 32 concurrent UseCode (or RotateRefreshToken)
-//     calls on one record exactly one returns nil, the rest ErrAlreadyUsed.
-//   - Expiry: DeleteExpired(now) removes what expired strictly before now
-//     (a record expiring at now is kept) and counts one per record removed:
-//     each code, refresh token, revoked jti, revoked family, and recorded
-//     jti → family mapping. Revoking the same jti or family twice leaves
-//     one entry, valid until the later of the two times.
+//   - Records come back as stored, and the suite compares them whole:
+//     slices in their order (nil and empty are interchangeable), Form maps
+//     key for key, Session bytes byte for byte (they are not UTF-8), keys
+//     and ids compared case-sensitively.
+//   - Single use is atomic: of 32 concurrent UseCode (or AdvanceFamily from
+//     one generation) calls on one record exactly one returns nil, the
+//     rest ErrAlreadyUsed.
+//   - The revocation feed: a poller reading while revocations commit
+//     concurrently must miss none (sequence numbers become visible in
+//     order). Revoking the same jti or family twice leaves one entry, valid
+//     until the later of the two times.
+//   - Expiry: DeleteExpired(now, limit) removes what expired strictly
+//     before now (a record expiring at now is kept), at most limit records
+//     per call, and counts one per record removed: each code, family (once
+//     both its refresh and access expiries have passed) and feed entry. A
+//     family revoked but never created may count as one more record; the
+//     suite does not count those.
 package storagetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -74,22 +80,29 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CodeUseConcurrent", testCodeUseConcurrent},
 		{"CodeIsolation", testCodeIsolation},
 
-		{"RefreshRoundTrip", testRefreshRoundTrip},
-		{"RefreshNotFound", testRefreshNotFound},
-		{"RefreshDuplicate", testRefreshDuplicate},
-		{"RefreshRotate", testRefreshRotate},
-		{"RefreshCreatedInactive", testRefreshCreatedInactive},
-		{"RefreshRotateWithNext", testRefreshRotateWithNext},
-		{"RefreshRotateConcurrent", testRefreshRotateConcurrent},
-		{"RefreshIsolation", testRefreshIsolation},
+		{"FamilyRoundTrip", testFamilyRoundTrip},
+		{"FamilyNotFound", testFamilyNotFound},
+		{"FamilyDuplicate", testFamilyDuplicate},
+		{"FamilyInvalid", testFamilyInvalid},
+		{"FamilyAdvance", testFamilyAdvance},
+		{"FamilyAdvanceConcurrent", testFamilyAdvanceConcurrent},
+		{"FamilyAdvanceRevoked", testFamilyAdvanceRevoked},
+		{"FamilyRevokeBeforeCreate", testFamilyRevokeBeforeCreate},
+		{"FamilyIsolation", testFamilyIsolation},
 
 		{"RevokeAccessToken", testRevokeAccessToken},
 		{"RevokeFamily", testRevokeFamily},
-		{"RevokeFamilyThenRecord", testRevokeFamilyThenRecord},
 		{"RevokeKeepsLaterUntil", testRevokeKeepsLaterUntil},
 		{"RevokeConcurrent", testRevokeConcurrent},
 
+		{"FeedEmpty", testFeedEmpty},
+		{"FeedOrder", testFeedOrder},
+		{"FeedPaging", testFeedPaging},
+		{"FeedExpired", testFeedExpired},
+		{"FeedConcurrent", testFeedConcurrent},
+
 		{"DeleteExpired", testDeleteExpired},
+		{"DeleteExpiredBatches", testDeleteExpiredBatches},
 		{"DeleteExpiredEmpty", testDeleteExpiredEmpty},
 	}
 	for _, tt := range tests {
@@ -121,7 +134,13 @@ func testClientRoundTrip(t *testing.T, s storage.Store) {
 	pub := &storage.Client{ID: "sales-channel", Public: true, GrantTypes: []string{"client_credentials"},
 		Scopes: []string{"market:id:*"}, RequireScope: true, Audiences: []string{"https://api.example.com"}}
 	mustCreate(t, s, pub)
-	for _, w := range []*storage.Client{want, pub} {
+	// A web app: the fields the others leave empty.
+	web := Client("web-app")
+	web.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
+	web.RedirectURIs = []string{"https://app.example.com/cb?x=1", "http://127.0.0.1:8765/cb"}
+	web.RefreshTokenTTL = 36 * time.Hour
+	mustCreate(t, s, web)
+	for _, w := range []*storage.Client{want, pub, web} {
 		got, err := s.GetClient(ctx, w.ID)
 		if err != nil {
 			t.Fatalf("GetClient(%q): %v", w.ID, err)
@@ -300,17 +319,5 @@ func mustCreate(t *testing.T, s storage.ClientStore, c *storage.Client) {
 // same record.
 func assertEqual(t *testing.T, got, want *storage.Client) {
 	t.Helper()
-	if !reflect.DeepEqual(normalClient(got), normalClient(want)) {
-		t.Errorf("client round trip:\n got %+v\nwant %+v", got, want)
-	}
-}
-
-func normalClient(c *storage.Client) *storage.Client {
-	c = c.Clone()
-	for _, l := range []*[]string{&c.GrantTypes, &c.Scopes, &c.DefaultScopes, &c.Audiences, &c.RedirectURIs} {
-		if len(*l) == 0 {
-			*l = nil
-		}
-	}
-	return c
+	assertRecord(t, "client round trip", got, want, normClient)
 }
