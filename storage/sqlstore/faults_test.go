@@ -20,10 +20,10 @@ import (
 // again.
 
 const (
-	faultQueryTimeout = 300 * time.Millisecond
+	faultQueryTimeout = time.Second
 	// faultBound is how long a call may take while the database does not
 	// answer: the query timeout plus room for a loaded CI machine and -race.
-	faultBound = 2 * time.Second
+	faultBound = 4 * time.Second
 )
 
 // faultOp is one store call; key makes the records it touches its own.
