@@ -1,8 +1,14 @@
 package handler_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -78,8 +84,10 @@ func BenchmarkTokenEndpointJSONPublic(b *testing.B) {
 	}
 }
 
-// BenchmarkSign is the bare signature of a token's claims with the same
-// key types: the floor BenchmarkTokenEndpoint is measured against.
+// BenchmarkSign is the floor BenchmarkTokenEndpoint is measured against:
+// the bare signature primitive of the standard library (hash and sign,
+// nothing else) over the JWS signing input of the same claims, with the
+// same key types. Encoding the JWS is part of the request's overhead.
 func BenchmarkSign(b *testing.B) {
 	claims := &accesstoken.Claims{
 		Issuer: "http://tollgate.test", Subject: integrationID, Audience: []string{apiAudience},
@@ -90,24 +98,38 @@ func BenchmarkSign(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	input := []byte(`eyJhbGciOiJFUzI1NiIsImtpZCI6ImJlbmNoIiwidHlwIjoiYXQrand0In0.` + base64.RawURLEncoding.EncodeToString(payload))
 	for _, alg := range benchAlgs {
 		b.Run(alg, func(b *testing.B) {
 			priv, err := keys.Generate(alg, rand.Reader)
 			if err != nil {
 				b.Fatal(err)
 			}
-			k, err := keys.New("bench", alg, priv)
-			if err != nil {
-				b.Fatal(err)
-			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := k.Sign(payload); err != nil {
+				if err := signPrimitive(priv, input); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+}
+
+func signPrimitive(priv crypto.Signer, input []byte) error {
+	switch p := priv.(type) {
+	case ed25519.PrivateKey:
+		ed25519.Sign(p, input)
+		return nil
+	case *rsa.PrivateKey:
+		digest := sha256.Sum256(input)
+		_, err := rsa.SignPKCS1v15(nil, p, crypto.SHA256, digest[:])
+		return err
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256(input)
+		_, err := ecdsa.SignASN1(rand.Reader, p, digest[:])
+		return err
+	}
+	return fmt.Errorf("unexpected key %T", priv)
 }
 
 // BenchmarkTokenEndpointHTTP adds a real loopback connection and the

@@ -1,7 +1,8 @@
 // Package keys holds the token signing keys: generating and parsing them,
 // signing compact JWS with them, and publishing their public halves as a
 // JWKS. Each key is bound to exactly one algorithm and a stable kid (RFC
-// 8725 §3.1). Signing goes through github.com/go-jose/go-jose/v4.
+// 8725 §3.1). Signing uses the standard library (sign.go); go-jose
+// renders the JWKS.
 package keys
 
 import (
@@ -42,7 +43,7 @@ type Key struct {
 	Alg string
 
 	private crypto.Signer
-	signer  jose.Signer
+	header  string // the protected header, encoded, with its "."
 }
 
 // Generate makes a new private key for alg. r defaults to crypto/rand (the
@@ -112,14 +113,11 @@ func New(id, alg string, private crypto.Signer) (*Key, error) {
 	if err := checkPair(alg, private); err != nil {
 		return nil, fmt.Errorf("keys: key %q: %w", id, err)
 	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: private, KeyID: id, Algorithm: alg}},
-		(&jose.SignerOptions{}).WithType(AccessTokenType),
-	)
+	header, err := protectedHeader(id, alg)
 	if err != nil {
 		return nil, fmt.Errorf("keys: key %q: %w", id, err)
 	}
-	return &Key{ID: id, Alg: alg, private: private, signer: signer}, nil
+	return &Key{ID: id, Alg: alg, private: private, header: header}, nil
 }
 
 func checkPair(alg string, private crypto.Signer) error {
@@ -148,16 +146,6 @@ func checkPair(alg string, private crypto.Signer) error {
 		return fmt.Errorf("unsupported key type %T", private)
 	}
 	return nil
-}
-
-// Sign returns the compact JWS of payload, with header alg, kid and typ
-// "at+jwt".
-func (k *Key) Sign(payload []byte) (string, error) {
-	jws, err := k.signer.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("keys: signing with %q: %w", k.ID, err)
-	}
-	return jws.CompactSerialize()
 }
 
 // Public returns the public key.
