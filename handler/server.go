@@ -10,7 +10,6 @@ import (
 	"net/http"
 
 	"github.com/go-jose/go-jose/v4"
-	limitermemory "github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/tollgate-oauth/tollgate/internal/clientip"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
@@ -69,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	store := cfg.RateLimits.Store
 	if store == nil {
-		store = limitermemory.NewStore()
+		store = ratelimit.NewMemoryStore()
 	}
 	rl := cfg.RateLimits
 	// Rates were checked in withDefaults; New only fails on a bad rate.

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/ulule/limiter/v3"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 )
@@ -41,7 +40,7 @@ func BySubject(_ *http.Request, c *Claims) string { return "sub:" + c.Subject }
 // the request goes through and a warning is logged, unless rl.FailClosed.
 func (m *Middleware) RateLimit(rl RateLimit) (func(http.Handler) http.Handler, error) {
 	if rl.Store == nil {
-		rl.Store = memory.NewStore()
+		rl.Store = ratelimit.NewMemoryStore()
 	}
 	if rl.Key == nil {
 		rl.Key = ByClientID

@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/ulule/limiter/v3"
-	limitermemory "github.com/ulule/limiter/v3/drivers/store/memory"
 
 	"github.com/tollgate-oauth/tollgate/handler"
 	"github.com/tollgate-oauth/tollgate/internal/clientip"
@@ -280,7 +279,7 @@ func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, store limiter.Store, 
 		rate = defaultLoginRate
 	}
 	if store == nil {
-		store = limitermemory.NewStore()
+		store = ratelimit.NewMemoryStore()
 	}
 	failedIP, err := ratelimit.New(store, rate, "login:failed:")
 	if err != nil {

@@ -81,15 +81,26 @@ func (l *Limiter) Refund(ctx context.Context, key string) error {
 func Exceeded(c limiter.Context) bool { return c.Limit > 0 && c.Remaining <= 0 && c.Reset > 0 }
 
 // SetHeaders writes the X-RateLimit-* headers of c (nothing for an unlimited
-// result).
+// result). It runs on every limited request, so it skips what h.Set does
+// per call: the keys are written in canonical form already, and the three
+// values share one backing array.
 func SetHeaders(h http.Header, c limiter.Context) {
 	if c.Limit == 0 {
 		return
 	}
-	h.Set("X-RateLimit-Limit", strconv.FormatInt(c.Limit, 10))
-	h.Set("X-RateLimit-Remaining", strconv.FormatInt(c.Remaining, 10))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(c.Reset, 10))
+	v := [3]string{strconv.FormatInt(c.Limit, 10), strconv.FormatInt(c.Remaining, 10), strconv.FormatInt(c.Reset, 10)}
+	vals := v[:]
+	h[headerLimit] = vals[0:1:1]
+	h[headerRemaining] = vals[1:2:2]
+	h[headerReset] = vals[2:3:3]
 }
+
+// The X-RateLimit-* names as http.CanonicalHeaderKey writes them.
+const (
+	headerLimit     = "X-Ratelimit-Limit"
+	headerRemaining = "X-Ratelimit-Remaining"
+	headerReset     = "X-Ratelimit-Reset"
+)
 
 // TooMany is the 429 answer for c, with Retry-After and X-RateLimit-*.
 // The limiter stores count in wall-clock time, so Retry-After does too.
