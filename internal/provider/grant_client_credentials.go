@@ -6,6 +6,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/tollgate-oauth/tollgate/internal/tokenrequest"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -55,4 +56,31 @@ func (h *clientCredentials) CanSkipClientAuth(context.Context, fosite.AccessRequ
 
 func (h *clientCredentials) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
 	return ar.GetGrantTypes().ExactOne(storage.GrantClientCredentials)
+}
+
+// clientCredentialsToken runs client_credentials past fosite's request and
+// response pipeline, straight to the grant's handler above. For this grant
+// the pipeline adds nothing: the handler has already parsed the request,
+// authenticated the client and checked its grant type, and no other token
+// endpoint handler acts on client_credentials. What it costs (a second
+// form, Accept-Language parsing, context values, tracing spans) was 15 of
+// the 106 allocations of an EdDSA request, on the path that carries most
+// of the traffic. The other grants, which need
+// fosite's code, PKCE and refresh handling, still go through it.
+func (p *Provider) clientCredentialsToken(ctx context.Context, req *tokenrequest.Request, c *storage.Client) (*Response, error) {
+	ar := fosite.NewAccessRequest(&Session{})
+	ar.RequestedAt = p.opts.Now()
+	ar.Client = client{c}
+	ar.GrantTypes = fosite.Arguments{storage.GrantClientCredentials}
+	ar.RequestedScope = req.Scopes
+	ar.RequestedAudience = req.Audiences
+	h := clientCredentials{p: p}
+	if err := h.HandleTokenEndpointRequest(ctx, ar); err != nil {
+		return nil, protocolError(err)
+	}
+	resp := fosite.NewAccessResponse()
+	if err := h.PopulateTokenEndpointResponse(ctx, ar, resp); err != nil {
+		return nil, protocolError(err)
+	}
+	return toResponse(ar, resp)
 }

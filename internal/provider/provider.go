@@ -184,6 +184,9 @@ func (p *Provider) Token(ctx context.Context, r *http.Request, req *tokenrequest
 	if req.GrantType == storage.GrantAuthorizationCode && req.Get("code") == "" {
 		return nil, oautherr.InvalidRequest("the code parameter is missing")
 	}
+	if req.GrantType == storage.GrantClientCredentials {
+		return p.clientCredentialsToken(ctx, req, client)
+	}
 	ctx = withClient(ctx, client)
 	// fosite reads r.PostForm; hand it the normalised parameters so it never
 	// parses the (already consumed) body itself.
