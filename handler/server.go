@@ -128,6 +128,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // Issuer returns the issuer identifier, as in tokens.
 func (s *Server) Issuer() string { return s.cfg.Issuer }
 
+// CheckClient is what a host runs on a client registration before it
+// stores it: [storage.Client.Validate], and every grant type supported by
+// this server. An extension grant must be in [Config.Grants], and
+// authorization_code needs [Config.Login]; a name close to a supported
+// one is answered with a suggestion.
+func (s *Server) CheckClient(c *storage.Client) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return c.CheckGrantTypes(s.provider.GrantTypes())
+}
+
 // JWKS returns the public key set (RFC 7517 JSON) that verifies this
 // server's tokens, for resource servers in the same process.
 func (s *Server) JWKS() []byte { return append([]byte(nil), s.keys.JWKS()...) }

@@ -114,6 +114,9 @@ func (c *Client) Validate() error {
 		if gt == "" || printable.Problem(gt) != "" || printable.HasSpace(gt) {
 			return invalid(fmt.Sprintf("grant_types[%d]", i), "%q is not a grant type name", gt)
 		}
+		if err := checkGrantTypeName(gt); err != nil {
+			return invalid(fmt.Sprintf("grant_types[%d]", i), "%v", err)
+		}
 	}
 	for i, s := range c.Scopes {
 		if !scope.ValidPattern(s) {

@@ -109,6 +109,11 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return err
 			}
 		}
+		// The demo registers no extension grant: only the standard types
+		// would work, so refuse others now rather than at the first request.
+		if err := c.CheckGrantTypes(storage.StandardGrantTypes); err != nil {
+			return fmt.Errorf("clients add: %w", err)
+		}
 		if err := store.CreateClient(ctx, &c); err != nil {
 			return fmt.Errorf("clients add: %w", err)
 		}

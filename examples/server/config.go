@@ -277,6 +277,10 @@ func (cfg *fileConfig) check() error {
 		if err := probe.Validate(); err != nil {
 			return fmt.Errorf("%s.%w", field, err)
 		}
+		// The demo registers no extension grant.
+		if err := probe.CheckGrantTypes(storage.StandardGrantTypes); err != nil {
+			return fmt.Errorf("%s.%w", field, err)
+		}
 	}
 	if err := cfg.checkUsers(); err != nil {
 		return err
