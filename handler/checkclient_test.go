@@ -17,7 +17,9 @@ import (
 func TestCheckClient(t *testing.T) {
 	t.Parallel()
 	const ext = "urn:example:params:oauth:grant-type:partner"
-	exchange := func(context.Context, handler.GrantRequest) (*handler.GrantResult, error) { return nil, errors.New("unused") }
+	exchange := func(context.Context, handler.GrantRequest) (*handler.GrantResult, error) {
+		return nil, errors.New("unused")
+	}
 	plain := func(*handler.Config) {}
 	withGrant := func(c *handler.Config) { c.Grants = []handler.Grant{{Type: ext, Exchange: exchange}} }
 	withLogin := func(c *handler.Config) {
