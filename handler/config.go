@@ -9,14 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ulule/limiter/v3"
 
+	"github.com/tollgate-oauth/tollgate/internal/issuer"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/internal/printable"
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
@@ -205,13 +204,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("handler: "+format, args...)) }
 
-	if cfg.Issuer == "" {
-		bad("Config.Issuer is required")
-	} else if u, err := url.Parse(cfg.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		bad("Config.Issuer %q must be an absolute http(s) URL without query, fragment or user info", cfg.Issuer)
+	// The rule of internal/issuer, which the middleware applies too; the
+	// issuer is written without a trailing slash (Server.Issuer says how).
+	if err := issuer.Check(cfg.Issuer); err != nil {
+		bad("Config.Issuer %v", err)
 	}
-	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	cfg.Issuer = issuer.Canonical(cfg.Issuer)
 	if cfg.Clients == nil {
 		bad("Config.Clients is required")
 	}

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"time"
 
+	"github.com/tollgate-oauth/tollgate/internal/issuer"
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
 )
 
@@ -22,7 +22,10 @@ const (
 // Config configures a Middleware. Zero values of optional fields are safe
 // defaults.
 type Config struct {
-	// Issuer must equal the token's iss exactly. Required.
+	// Issuer is the token server's issuer identifier, an absolute http(s)
+	// URL, which a token's iss must equal exactly (RFC 9068 §4). A tollgate
+	// server writes its issuer without a trailing slash. On a mismatch the
+	// debug log and [Error.Cause] give both values. Required.
 	Issuer string
 	// Audience is this API's identifier; the token's aud must contain it.
 	// Required.
@@ -69,8 +72,8 @@ type Config struct {
 func (cfg Config) withDefaults() (Config, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("middleware: "+format, args...)) }
-	if cfg.Issuer == "" {
-		bad("Config.Issuer is required")
+	if err := issuer.Check(cfg.Issuer); err != nil {
+		bad("Config.Issuer %v", err)
 	}
 	if cfg.Audience == "" {
 		bad("Config.Audience is required")
@@ -114,9 +117,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if _, err := url.Parse(cfg.Issuer); err != nil {
-		bad("Config.Issuer %q is not a URL", cfg.Issuer)
-	}
+
 	return cfg, errors.Join(errs...)
 }
 

@@ -24,7 +24,16 @@ type Error struct {
 	// Header holds headers the answer needs besides the challenge
 	// (Retry-After, X-RateLimit-*).
 	Header http.Header
+	// Cause is what the host may want to know and the client must not:
+	// for a refused token, the verification error with its details (both
+	// issuers on an issuer mismatch, the audience looked for). A custom
+	// ErrorWriter can log it; WriteError never sends it. Nil when there is
+	// nothing more to say.
+	Cause error
 }
+
+// Unwrap returns Cause, so errors.Is sees through an *Error.
+func (e *Error) Unwrap() error { return e.Cause }
 
 func (e *Error) Error() string {
 	if e.Code == "" {

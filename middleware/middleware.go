@@ -85,7 +85,7 @@ func (m *Middleware) authenticate(r *http.Request) (*Claims, *Error) {
 				Description: "the issuer's keys are not available yet", Header: h}
 		}
 		m.cfg.Logger.DebugContext(r.Context(), "access token refused", "error", err)
-		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.Reason(err)}
+		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.Reason(err), Cause: err}
 	}
 	// Checked on every request, cached tokens included: a revocation
 	// must reach tokens verified before it.

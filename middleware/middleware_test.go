@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -463,7 +464,10 @@ func TestNewConfigErrors(t *testing.T) {
 		{name: "realm with a backslash", mutate: func(c *middleware.Config) { c.Realm = `a\b` }, want: []string{"Config.Realm"}},
 		{name: "realm with a newline", mutate: func(c *middleware.Config) { c.Realm = "a\r\nX-Evil: 1" }, want: []string{"Config.Realm"}},
 		{name: "realm not ASCII", mutate: func(c *middleware.Config) { c.Realm = "café" }, want: []string{"Config.Realm"}},
-		{name: "issuer not a URL", mutate: func(c *middleware.Config) { c.Issuer = "http://[::1" }, want: []string{"is not a URL"}},
+		{name: "issuer not a URL", mutate: func(c *middleware.Config) { c.Issuer = "http://[::1" }, want: []string{"must be an absolute http(s) URL"}},
+		{name: "issuer without a scheme", mutate: func(c *middleware.Config) { c.Issuer = "localhost:9090" },
+			want: []string{`Config.Issuer "localhost:9090" is not an absolute URL; did you mean "https://localhost:9090"?`}},
+		{name: "issuer with a query", mutate: func(c *middleware.Config) { c.Issuer = "https://issuer.test?tenant=a" }, want: []string{"no query"}},
 		{name: "every problem at once", mutate: func(c *middleware.Config) {
 			c.Audience, c.Algorithms, c.Leeway, c.Realm = "", []string{"HS256"}, -1, `"`
 		}, want: []string{"Config.Audience is required", `"HS256"`, "Config.Leeway must not be negative", "Config.Realm"}},
@@ -817,4 +821,42 @@ func TestLocalKeysBinding(t *testing.T) {
 	}
 	rs := forge("RS256", forgeRSA(), forgedHeader("RS256", "rs-1").String(), forgedClaims().String())
 	wantInvalidToken(t, get(t, ts.URL, rs), reasonUnknown)
+}
+
+// TestIssuerMismatchExplained: a resource API configured with a trailing
+// slash that its token server does not write refuses the token (RFC 9068
+// §4: an exact match), and tells its host why — both values, and the
+// slash — through Error.Cause and the debug log, never through the answer.
+func TestIssuerMismatchExplained(t *testing.T) {
+	t.Parallel()
+	iss := newIssuer()
+	var logs strings.Builder
+	var cause error
+	mw := newMiddleware(t, iss, func(c *middleware.Config) {
+		c.Issuer += "/"
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.ErrorWriter = func(w http.ResponseWriter, r *http.Request, e *middleware.Error, realm string) {
+			cause = e.Cause
+			middleware.WriteError(w, r, e, realm)
+		}
+	})
+	ts := serve(t, mw.Authenticate(reached))
+	req, _ := http.NewRequest(http.MethodGet, ts.URL, nil)
+	req.Header.Set("Authorization", "Bearer "+iss.Token())
+	res := do(t, req)
+	if res.Status != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", res.Status)
+	}
+	want := []string{strconv.Quote(iss.URL), strconv.Quote(iss.URL + "/"), "only by a trailing slash"}
+	for _, w := range want {
+		if cause == nil || !strings.Contains(cause.Error(), w) {
+			t.Errorf("Error.Cause %v lacks %s", cause, w)
+		}
+		if !strings.Contains(logs.String(), strings.Trim(w, `"`)) {
+			t.Errorf("the debug log lacks %s:\n%s", w, logs.String())
+		}
+	}
+	if strings.Contains(res.Raw, iss.URL) || strings.Contains(res.Header.Get("WWW-Authenticate"), iss.URL) {
+		t.Errorf("the answer names the issuer: %s %q", res.Raw, res.Header.Get("WWW-Authenticate"))
+	}
 }

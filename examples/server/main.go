@@ -117,6 +117,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cfg.Issuer == "" {
 		cfg.Issuer = "http://" + issuerHost(cfg.Listen, ln.Addr())
 	}
+	// The handler writes its issuer without a trailing slash; print and
+	// use it as written, so the startup line shows what resource APIs must
+	// be configured with.
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	if d != nil {
 		d.addUserFlow(cfg) // its redirect URI is on the issuer
 	}

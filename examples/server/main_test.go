@@ -478,3 +478,26 @@ func withMemory(args []string) []string {
 	}
 	return append([]string{"-storage", "memory"}, args...)
 }
+
+// TestIssuerTrailingSlash: an issuer configured with a trailing slash is
+// printed and published as the handler writes it, without the slash, so
+// the startup line shows what a resource API must be given.
+func TestIssuerTrailingSlash(t *testing.T) {
+	t.Parallel()
+	cfg := writeConfig(t, t.TempDir(), `
+issuer: http://tollgate.test/
+clients:
+  - {id: a, secret: s3cret-s3cret, grant_types: [client_credentials], audiences: [https://api.example.com]}
+`)
+	s := start(t, nil, "-config", cfg, "-listen", "127.0.0.1:0")
+	if !strings.Contains(s.stdout, "(issuer http://tollgate.test,") {
+		t.Errorf("startup line %q, want the issuer without its slash", s.stdout)
+	}
+	var md struct {
+		Issuer string `json:"issuer"`
+	}
+	getJSON(t, s.url+handler.MetadataPath, &md)
+	if md.Issuer != "http://tollgate.test" {
+		t.Errorf("metadata issuer %q, want http://tollgate.test", md.Issuer)
+	}
+}

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/tollgate-oauth/tollgate/internal/issuer"
 )
 
 // Asymmetric lists the algorithms a policy may allow. HMAC and "none" are
@@ -43,7 +45,7 @@ type KeyFunc func(ctx context.Context, kid string) (Key, error)
 
 // Policy says what a valid token is.
 type Policy struct {
-	Issuer     string        // exact match with iss
+	Issuer     string        // exact match with iss (RFC 9068 §4)
 	Audience   string        // must be in aud; "" skips the check (introspection only)
 	Algorithms []string      // allowed, subset of Asymmetric
 	Leeway     time.Duration // for exp, nbf and iat
@@ -128,7 +130,8 @@ func (p *Policy) checkHeader(h *header) error {
 func (p *Policy) checkClaims(c *Claims, now time.Time) error {
 	switch {
 	case c.Issuer != p.Issuer:
-		return fmt.Errorf("%w: iss %q", ErrIssuer, c.Issuer)
+		// Both values, for the host (the client sees Reason only).
+		return fmt.Errorf("%w: %s", ErrIssuer, issuer.Mismatch(c.Issuer, p.Issuer))
 	case p.Audience != "" && !contains(c.Audience, p.Audience):
 		return fmt.Errorf("%w: aud does not contain %q", ErrAudience, p.Audience)
 	case c.Expiry.IsZero():
