@@ -41,7 +41,11 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.provider.Authorize(w, r, provider.LoginFunc(s.cfg.Login))
+	var consent provider.ConsentFunc
+	if s.cfg.Consent != nil {
+		consent = s.askConsent
+	}
+	s.provider.Authorize(w, r, provider.LoginFunc(s.cfg.Login), consent)
 }
 
 // authorizeParams returns every parameter fosite will read: the query and,

@@ -72,6 +72,18 @@ type Config struct {
 	// authorization_code grant: it tells the endpoint who the user is (see
 	// LoginFunc). tollgate has no login page of its own.
 	Login LoginFunc
+	// Consent, when set, asks the user to approve each authorization
+	// request after Login named them (see ConsentFunc): the scopes to
+	// grant (perhaps fewer than requested), or a denial. Nil approves
+	// every request of a signed-in user silently: only for a server whose
+	// every authorization_code client is the host's own (first-party),
+	// since any program can start the flow with a public client's id and a
+	// loopback redirect URI (RFC 8252 §8.6).
+	Consent ConsentFunc
+	// Consents remembers consents (ConsentDecision.Remember) per user and
+	// client. Default: Tokens, if it is a storage.ConsentStore (memory and
+	// sqlstore are); else in-process memory.
+	Consents storage.ConsentStore
 	// Grants are extension grant types (RFC 6749 §4.5), usable by clients
 	// that list them in GrantTypes.
 	Grants []Grant
@@ -212,6 +224,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.Issuer = issuer.Canonical(cfg.Issuer)
 	if cfg.Clients == nil {
 		bad("Config.Clients is required")
+	}
+	if cfg.Consent != nil && cfg.Login == nil {
+		bad("Config.Consent is set without Config.Login: there is no authorization endpoint to ask for consent at")
 	}
 	if cfg.AccessTokenTTL < 0 {
 		bad("Config.AccessTokenTTL must not be negative")

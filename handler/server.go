@@ -38,6 +38,7 @@ type Server struct {
 	cfg      Config
 	clients  storage.ClientGetter
 	tokens   storage.TokenStore
+	consents storage.ConsentStore
 	keys     *keys.Set
 	provider *provider.Provider
 	verifier *secret.Verifier
@@ -87,6 +88,11 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.Tokens = cfg.Tokens
 	}
 	s.tokens = cfg.Tokens
+	if s.consents = cfg.Consents; s.consents == nil {
+		if s.consents, _ = cfg.Tokens.(storage.ConsentStore); s.consents == nil {
+			s.consents = memory.New()
+		}
+	}
 	ks := cfg.KeyStore
 	if ks == nil {
 		ks, _ = cfg.Tokens.(storage.KeyStore)

@@ -128,6 +128,15 @@ type FamilyStore interface {
 	// others, a stale from and a revoked family get ErrAlreadyUsed.
 	// ErrNotFound if unknown.
 	AdvanceFamily(ctx context.Context, id string, from uint64, expiresAt, accessExpiresAt time.Time) error
+	// RevokeFamiliesOf revokes everything a user's grants to a client
+	// issued, as RevokeFamily does for each (until means the same): every
+	// family whose Grant has that Subject and ClientID, and every code of
+	// theirs, which is marked used and its family revoked before it is
+	// created, so that a code being redeemed at the same moment issues
+	// nothing that lives. It returns how many families it revoked that
+	// were not revoked before (codes are not counted). Revoking a user's
+	// consent to a client calls it.
+	RevokeFamiliesOf(ctx context.Context, subject, clientID string, until time.Time) (int, error)
 }
 
 // Revocation is one entry of the revocation feed: a revoked access token
@@ -202,4 +211,5 @@ type Store interface {
 	ClientStore
 	TokenStore
 	KeyStore
+	ConsentStore
 }

@@ -77,6 +77,9 @@ type clientConfig struct {
 	RedirectURIs    []string `yaml:"redirect_uris"`
 	RefreshTokenTTL duration `yaml:"refresh_token_ttl"`
 	Introspector    bool     `yaml:"introspector"` // may introspect any token
+	// FirstParty: the operator's own app; its users are not asked to
+	// consent (unless it is a native app: see consentPage).
+	FirstParty bool `yaml:"first_party"`
 }
 
 type userConfig struct {

@@ -145,7 +145,7 @@ demo public client for users (authorization code + PKCE, refresh tokens)
                  code_challenge %[9]s (S256, in the URL below)
 
 sign a user in:
-  1. open in a browser, sign in as %[2]s:
+  1. open in a browser, sign in as %[2]s and allow the request:
      %[7]s
   2. the callback page shows the code and this line with it filled in (the code works once, for 10 minutes):
      %[8]s

@@ -24,8 +24,8 @@ const (
 )
 
 // loginPage is the demo's sign-in and sign-out pages (/login, /logout) and
-// the handler's Login hook that sends the browser to sign in. No consent
-// screen: a signed-in user is taken to have approved every request.
+// the handler's Login hook that sends the browser to sign in. Consent is
+// consentPage's.
 type loginPage struct {
 	users  *users
 	signer *signer
@@ -52,16 +52,7 @@ func (p *loginPage) hook(w http.ResponseWriter, r *http.Request) (string, bool) 
 	if name, ok := p.signer.session(r); ok && p.users.exists(name) {
 		return name, true
 	}
-	// r.URL.RequestURI rather than r.RequestURI: the latter may be the
-	// absolute form ("http://host/oauth/authorize?…") a proxy-style client
-	// sent, which returnTo rightly refuses.
-	back := r.URL.RequestURI()
-	if r.Method == http.MethodPost {
-		// The authorization endpoint also takes a form POST; the browser
-		// comes back with GET, so the parameters move into the query.
-		back = handler.AuthorizePath + "?" + r.PostForm.Encode()
-	}
-	http.Redirect(w, r, loginPath+"?"+url.Values{returnToField: {back}}.Encode(), http.StatusFound)
+	http.Redirect(w, r, loginPath+"?"+url.Values{returnToField: {comeBackURL(r)}}.Encode(), http.StatusFound)
 	return "", false
 }
 
@@ -80,10 +71,8 @@ func (p *loginPage) serveForm(w http.ResponseWriter, r *http.Request) {
 		p.badReturn(w)
 		return
 	}
-	nonce, err := p.signer.csrfNonce(w, r)
-	if err != nil {
-		p.log.Error("login: drawing a CSRF nonce", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+	nonce, ok := p.signer.csrfFor(w, r, p.log, "login")
+	if !ok {
 		return
 	}
 	p.form(w, http.StatusOK, nonce, returnTo, "", "")
@@ -94,7 +83,7 @@ func (p *loginPage) serveForm(w http.ResponseWriter, r *http.Request) {
 // the credentials (401); then signs the user in and sends the browser back
 // (303).
 func (p *loginPage) serveLogin(w http.ResponseWriter, r *http.Request) {
-	nonce, ok := p.postedForm(w, r, "Sign in")
+	nonce, ok := p.signer.postedForm(w, r, p.log, "Sign in")
 	if !ok {
 		return
 	}
@@ -143,15 +132,15 @@ func (p *loginPage) serveLogin(w http.ResponseWriter, r *http.Request) {
 // postedForm reads a POSTed form and checks its CSRF token, answering 400
 // or 403 itself. It returns the CSRF cookie's nonce, to render a form
 // again with.
-func (p *loginPage) postedForm(w http.ResponseWriter, r *http.Request, title string) (nonce string, ok bool) {
+func (s *signer) postedForm(w http.ResponseWriter, r *http.Request, log *slog.Logger, title string) (nonce string, ok bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		render(w, p.log, http.StatusBadRequest, page{Title: title, Error: "The form could not be read."})
+		render(w, log, http.StatusBadRequest, page{Title: title, Error: "The form could not be read."})
 		return "", false
 	}
-	nonce, ok = p.signer.checkCSRF(r)
+	nonce, ok = s.checkCSRF(r)
 	if !ok {
-		render(w, p.log, http.StatusForbidden, page{Title: title,
+		render(w, log, http.StatusForbidden, page{Title: title,
 			Error: "This form expired or was not sent from this server's page. Go back to the application and start again."})
 	}
 	return nonce, ok

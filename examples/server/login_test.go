@@ -199,6 +199,9 @@ func signIn(t *testing.T, b *http.Client, base, authURL, user, password string) 
 		t.Fatalf("after sign-in the browser goes to %s, want %s", back, authURL)
 	}
 	r = send(t, b, http.MethodGet, back.String(), nil)
+	if r.status == http.StatusOK && strings.Contains(r.body, `action="/consent"`) {
+		r = answerConsent(t, b, base, r.body, "allow", nil)
+	}
 	if r.status != http.StatusFound && r.status != http.StatusSeeOther {
 		t.Fatalf("authorize after sign-in: %d, want a redirect to the client; body %.300q", r.status, r.body)
 	}
@@ -306,6 +309,9 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	}
 
 	r := send(t, b2, http.MethodGet, authorizeURL(s.url, "spa", redirect, "state-003", challenge), nil)
+	if isConsentPage(r) { // spa is a native app: asked every time
+		r = answerConsent(t, b2, s.url, r.body, "allow", nil)
+	}
 	if loc := r.location(t, s.url); r.status != http.StatusFound && r.status != http.StatusSeeOther || !strings.HasPrefix(loc.String(), redirect+"?") {
 		t.Errorf("authorize while signed in: %d to %s, want a redirect to the client", r.status, loc)
 	}
@@ -459,7 +465,7 @@ func TestLoginRefusals(t *testing.T) {
 			t.Fatalf("sign-in with no return_to: %d, cookie %v, want 200 and a session", r.status, ck)
 		}
 		plain := &http.Client{CheckRedirect: b.CheckRedirect} // no jar: cookies by hand
-		if r := send(t, plain, http.MethodGet, authURL, nil, ck); r.location(t, s.url).Path == loginPath {
+		if r := send(t, plain, http.MethodGet, authURL, nil, ck); !isConsentPage(r) && r.location(t, s.url).Path == loginPath {
 			t.Fatalf("the untampered cookie does not sign in: %d", r.status)
 		}
 		unknown := make([]byte, 32)

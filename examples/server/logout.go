@@ -12,10 +12,8 @@ func (p *loginPage) serveLogoutForm(w http.ResponseWriter, r *http.Request) {
 		render(w, p.log, http.StatusOK, page{Title: "Sign out", Message: "You are not signed in."})
 		return
 	}
-	nonce, err := p.signer.csrfNonce(w, r)
-	if err != nil {
-		p.log.Error("logout: drawing a CSRF nonce", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+	nonce, ok := p.signer.csrfFor(w, r, p.log, "logout")
+	if !ok {
 		return
 	}
 	render(w, p.log, http.StatusOK, page{Title: "Sign out", Message: "You are signed in as " + name + ".",
@@ -27,7 +25,7 @@ func (p *loginPage) serveLogoutForm(w http.ResponseWriter, r *http.Request) {
 // forgotten by the server, so its cookie is refused from then on, even
 // replayed from a copy. Signing out while signed out is not an error.
 func (p *loginPage) serveLogout(w http.ResponseWriter, r *http.Request) {
-	if _, ok := p.postedForm(w, r, "Sign out"); !ok {
+	if _, ok := p.signer.postedForm(w, r, p.log, "Sign out"); !ok {
 		return
 	}
 	if name, ok := p.signer.session(r); ok {

@@ -250,6 +250,7 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 		Logger:          logger,
 	}
 	mux := http.NewServeMux()
+	var consent *consentPage
 	// Users enable the authorization endpoint: without them nobody could
 	// sign in (check refuses authorization_code clients then).
 	if len(cfg.Users) > 0 {
@@ -260,11 +261,17 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 		hcfg.Login = login.hook
 		hcfg.Claims = login.users.claims
 		login.routes(mux)
+		consent = newConsentPage(login.signer, cfg.Clients, logger)
+		hcfg.Consent = consent.hook
+		consent.routes(mux)
 	}
 	mux.Handle("GET "+callbackPath, callbackPage{demo: d, log: logger})
 	srv, err := handler.New(hcfg)
 	if err != nil {
 		return nil, err
+	}
+	if consent != nil {
+		consent.srv = srv
 	}
 	mux.Handle("/", srv)
 	return mux, nil

@@ -10,12 +10,33 @@ import (
 // page is what the demo's HTML pages show; html/template escapes every
 // field for where it lands (text, attribute, URL).
 type page struct {
-	Title   string
-	Error   string
-	Message string
-	Login   *loginForm    // the sign-in form, on /login
-	Logout  *csrfForm     // a sign-out button, for a signed-in user
-	Result  *callbackData // what came back to /callback
+	Title    string
+	Error    string
+	Message  string
+	Login    *loginForm    // the sign-in form, on /login
+	Logout   *csrfForm     // a sign-out button, for a signed-in user
+	Result   *callbackData // what came back to /callback
+	Consent  *consentForm  // the consent form, at the authorization endpoint
+	Consents *consentList  // the user's remembered consents, on /consents
+}
+
+// consentForm asks the user to approve a client. Native: the client is
+// public on a loopback or private-use redirect URI, which any program on
+// the user's machine can claim.
+type consentForm struct {
+	CSRF, Ticket, Client, User, RedirectURI string
+	Native                                  bool
+	Scopes, Audience                        []string
+}
+
+type consentList struct {
+	CSRF  string
+	Items []consentItem
+}
+
+type consentItem struct {
+	Client, GrantedAt string
+	Scopes, Audience  []string
 }
 
 type loginForm struct {
@@ -47,6 +68,26 @@ pre{background:#eee;padding:.5em;white-space:pre-wrap;overflow-wrap:anywhere}</s
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <button type="submit">Sign out</button>
 </form>{{end}}
+{{with .Consent}}<p><strong>{{.Client}}</strong> asks to act for you, <strong>{{.User}}</strong>.
+It will receive the answer at <code>{{.RedirectURI}}</code>.</p>
+{{if .Native}}<p class="error">This is an application on your device: any program on it can use this name.
+Allow only if you started this from {{.Client}} just now.</p>{{end}}
+<form method="post" action="/consent">
+<input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<input type="hidden" name="ticket" value="{{.Ticket}}">
+{{with .Scopes}}<p>Access (untick what you do not want to grant):</p>
+{{range .}}<label><input type="checkbox" name="scope" value="{{.}}" checked> {{.}}</label>
+{{end}}{{end}}{{with .Audience}}<p>For use at: {{range $i, $a := .}}{{if $i}}, {{end}}<code>{{$a}}</code>{{end}}</p>{{end}}
+<label><input type="checkbox" name="remember" checked> Remember this decision</label>
+<button type="submit" name="action" value="allow">Allow</button>
+<button type="submit" name="action" value="deny">Deny</button>
+</form>{{end}}
+{{with .Consents}}{{if .Items}}<table>
+<tr><th>Application</th><th>Access</th><th>For use at</th><th>Since</th><th></th></tr>
+{{range .Items}}<tr><td>{{.Client}}</td><td>{{range .Scopes}}{{.}} {{end}}</td><td>{{range .Audience}}{{.}} {{end}}</td><td>{{.GrantedAt}}</td>
+<td><form method="post" action="/consents"><input type="hidden" name="csrf_token" value="{{$.Consents.CSRF}}">
+<input type="hidden" name="client_id" value="{{.Client}}"><button type="submit">Revoke</button></form></td></tr>
+{{end}}</table>{{else}}<p>You have not allowed any application yet.</p>{{end}}{{end}}
 {{with .Result}}<dl>
 {{with .Code}}<dt>code</dt><dd><pre id="code">{{.}}</pre></dd>{{end}}
 {{with .State}}<dt>state</dt><dd><pre id="state">{{.}}</pre></dd>{{end}}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -180,6 +181,18 @@ func (s *signer) csrfNonce(w http.ResponseWriter, r *http.Request) (string, erro
 	nonce := b64.EncodeToString(b)
 	http.SetCookie(w, s.cookie(csrfCookie, nonce, csrfTTL))
 	return nonce, nil
+}
+
+// csrfFor is csrfNonce for a handler about to render a form: on failure
+// it logs (as where) and answers 500 itself.
+func (s *signer) csrfFor(w http.ResponseWriter, r *http.Request, log *slog.Logger, where string) (nonce string, ok bool) {
+	nonce, err := s.csrfNonce(w, r)
+	if err != nil {
+		log.Error(where+": drawing a CSRF nonce", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return "", false
+	}
+	return nonce, true
 }
 
 // csrfToken is the form field that goes with the cookie's nonce: a signed

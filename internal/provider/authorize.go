@@ -18,13 +18,39 @@ import (
 // redirect to the host's login page that comes back to the same URL).
 type LoginFunc func(w http.ResponseWriter, r *http.Request) (subject string, ok bool)
 
+// ConsentInput is what the user is asked to approve: the scopes and
+// audiences policy would grant.
+type ConsentInput struct {
+	Subject, ClientID string
+	Public            bool
+	RedirectURI       string
+	// NativeRedirect: RedirectURI is one any local program could receive
+	// (see nativeRedirect).
+	NativeRedirect   bool
+	Scopes, Audience []string
+}
+
+// ConsentOutput is the answer. Err fails the request (server_error, or
+// temporarily_unavailable for storage.ErrUnavailable); Denied refuses it
+// (access_denied); otherwise Scopes are granted, a subset of the input's.
+type ConsentOutput struct {
+	Scopes []string
+	Denied bool
+	Err    error
+}
+
+// ConsentFunc asks for the user's consent. When it returns ok false it
+// has answered the request itself (a consent page, typically).
+type ConsentFunc func(w http.ResponseWriter, r *http.Request, in ConsentInput) (out ConsentOutput, ok bool)
+
 // Authorize serves the authorization endpoint (RFC 6749 §4.1.1): fosite
 // validates the client, the exact redirect URI, response_type, state and
 // the PKCE challenge; tollgate's policy decides scopes and audiences; the
-// host's login hook names the user; fosite issues the code and redirects.
+// host's login hook names the user; its consent hook, if any, approves
+// the scopes (perhaps fewer); fosite issues the code and redirects.
 // Errors go back to the redirect URI only once it is validated (fosite
 // decides); before that they are shown here.
-func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login LoginFunc) {
+func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login LoginFunc, consent ConsentFunc) {
 	ctx := r.Context()
 	// Every answer fosite writes names the issuer (RFC 9207, against mix-up
 	// attacks), error redirects included; the login hook writes to hw.
@@ -62,6 +88,29 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 	if subject == "" {
 		p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("No user was signed in."))
 		return
+	}
+	if consent != nil {
+		out, ok := consent(hw, r, ConsentInput{
+			Subject: subject, ClientID: c.ID, Public: c.Public,
+			RedirectURI: ar.GetRedirectURI().String(), NativeRedirect: nativeRedirect(ar.GetRedirectURI()),
+			Scopes: scopes, Audience: auds,
+		})
+		switch {
+		case !ok:
+			return
+		case out.Err != nil:
+			err := out.Err
+			if !errors.Is(err, storage.ErrUnavailable) {
+				// fosite names an error it does not know "error".
+				err = fosite.ErrServerError.WithWrap(err)
+			}
+			p.writeAuthorizeError(ctx, w, ar, err)
+			return
+		case out.Denied:
+			p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+			return
+		}
+		scopes = out.Scopes
 	}
 	for _, s := range scopes {
 		ar.GrantScope(s)

@@ -286,12 +286,19 @@ func (noJWKS) Resolve(context.Context, string, bool) (*fositeJWKS, error) {
 // register their exact URIs, which storage validation already holds to the
 // same rule; this is fosite's second look.
 func redirectSecure(_ context.Context, u *url.URL) bool {
+	return u.Scheme == "https" || u.Scheme != "" && nativeRedirect(u)
+}
+
+// nativeRedirect reports a redirect URI of a native app: http to a
+// loopback host (RFC 8252 §7.3) or a private-use scheme (§7.1). Any
+// program on the user's machine can receive such a redirect.
+func nativeRedirect(u *url.URL) bool {
 	switch u.Scheme {
 	case "https":
-		return true
+		return false
 	case "http":
 		h := u.Hostname()
 		return h == "localhost" || h == "127.0.0.1" || h == "::1"
 	}
-	return u.Scheme != ""
+	return true
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tollgate-oauth/tollgate/internal/refreshtoken"
 	"github.com/tollgate-oauth/tollgate/storage"
@@ -87,9 +88,21 @@ func (p *Provider) lookupLegacy(ctx context.Context, token string) (*presented, 
 // extends the entry to the latest access expiry it recorded for the
 // family, so a lifetime shortened since cannot bring a token back.
 func (p *Provider) revokeFamily(ctx context.Context, family, clientID string) error {
+	return p.opts.Tokens.RevokeFamily(ctx, family, p.revokedUntil(ctx, clientID))
+}
+
+// RevokeGrantsOf revokes every grant of subject to clientID, as
+// revokeFamily does each: the user's consent to the client was withdrawn.
+func (p *Provider) RevokeGrantsOf(ctx context.Context, subject, clientID string) (int, error) {
+	return p.opts.Tokens.RevokeFamiliesOf(ctx, subject, clientID, p.revokedUntil(ctx, clientID))
+}
+
+// revokedUntil is how long a revocation of the client's grants must last
+// at least: the longest an access token issued to it now can live.
+func (p *Provider) revokedUntil(ctx context.Context, clientID string) time.Time {
 	ttl := p.opts.AccessTokenTTL
 	if c, err := p.opts.Clients.GetClient(ctx, clientID); err == nil {
 		ttl = max(ttl, p.accessTokenTTL(c))
 	}
-	return p.opts.Tokens.RevokeFamily(ctx, family, p.opts.Now().Add(ttl))
+	return p.opts.Now().Add(ttl)
 }

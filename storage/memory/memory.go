@@ -19,8 +19,9 @@ type Store struct {
 	mu      sync.RWMutex
 	clients map[string]*storage.Client
 
-	tokens tokens // codes, refresh-token families, the revocation feed: tokens.go, feed.go
-	keys   []*storage.SigningKey
+	tokens   tokens // codes, refresh-token families, the revocation feed: tokens.go, feed.go
+	keys     []*storage.SigningKey
+	consents consents // consents.go
 }
 
 var _ storage.Store = (*Store)(nil)

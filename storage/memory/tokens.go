@@ -153,6 +153,30 @@ func (s *Store) AdvanceFamily(_ context.Context, id string, from uint64, expires
 	return nil
 }
 
+// RevokeFamiliesOf implements storage.FamilyStore.
+func (s *Store) RevokeFamiliesOf(_ context.Context, subject, clientID string, until time.Time) (int, error) {
+	t := &s.tokens
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	of := func(g *storage.Grant) bool { return g.Subject == subject && g.ClientID == clientID }
+	n := 0
+	for id, f := range t.families {
+		if of(f.Grant) {
+			if !f.Revoked {
+				n++
+			}
+			t.revokeFamily(id, until)
+		}
+	}
+	for _, c := range t.codes {
+		if of(c.Grant) {
+			c.Used = true
+			t.revokeFamily(c.Grant.ID, until)
+		}
+	}
+	return n, nil
+}
+
 // RevokeAccessToken implements storage.RevocationStore.
 func (s *Store) RevokeAccessToken(_ context.Context, jti string, exp time.Time) error {
 	t := &s.tokens
@@ -167,6 +191,12 @@ func (s *Store) RevokeFamily(_ context.Context, family string, until time.Time) 
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.revokeFamily(family, until)
+	return nil
+}
+
+// revokeFamily is RevokeFamily under t.mu.
+func (t *tokens) revokeFamily(family string, until time.Time) {
 	// A family not created yet is revoked by the entry alone: CreateFamily
 	// finds it.
 	if f, ok := t.families[family]; ok {
@@ -174,7 +204,6 @@ func (s *Store) RevokeFamily(_ context.Context, family string, until time.Time) 
 		until = later(until, f.AccessExpiresAt)
 	}
 	t.feed.revoke(grantKey(family), until)
-	return nil
 }
 
 // AccessTokenRevoked implements storage.RevocationStore.

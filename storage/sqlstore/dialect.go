@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -51,16 +52,21 @@ func (d dialect) q(query string) string {
 // column type; {{FILLFACTOR}} leaves room in PostgreSQL pages for the
 // in-place (HOT) updates of a table rewritten often, such as the
 // families' on every rotation (SQLite updates in place anyway); {{EPOCH}}
-// is a new random id, for the revocation feed.
+// is a new random id, for the revocation feed; {{JSON column Field}} is
+// the text of a top-level field of the JSON object in column (NULL if
+// absent), for back-filling columns from stored grants.
 func (d dialect) template(sql string) string {
-	bytes, fill := "BLOB", ""
+	bytes, fill, json := "BLOB", "", "json_extract($1, '$$.$2')"
 	if d == postgres {
-		bytes, fill = "BYTEA", " WITH (fillfactor = 70)"
+		bytes, fill, json = "BYTEA", " WITH (fillfactor = 70)", "($1::jsonb ->> '$2')"
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand does not fail
+	sql = jsonField.ReplaceAllString(sql, json)
 	return strings.NewReplacer("{{BYTES}}", bytes, "{{FILLFACTOR}}", fill, "{{EPOCH}}", hex.EncodeToString(b[:])).Replace(sql)
 }
+
+var jsonField = regexp.MustCompile(`\{\{JSON (\w+) (\w+)\}\}`)
 
 // isDuplicate reports a primary key violation.
 func isDuplicate(err error) bool {

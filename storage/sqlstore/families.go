@@ -53,9 +53,9 @@ func (s *Store) CreateFamily(ctx context.Context, f *storage.Family) error {
 	// ON CONFLICT DO NOTHING waits for a concurrent RevokeFamily of the same
 	// id to commit (PostgreSQL), so the two cannot miss each other.
 	res, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO tollgate_families
-		(id, grant_data, generation, expires_at, access_expires_at, revoked, purge_after) VALUES (?, ?, ?, ?, ?, ?, ?)
+		(id, grant_data, generation, expires_at, access_expires_at, revoked, purge_after, subject, client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`),
-		id, grant, int64(f.Generation), exp, access, f.Revoked, purgeAfter(max(exp, access)))
+		id, grant, int64(f.Generation), exp, access, f.Revoked, purgeAfter(max(exp, access)), f.Grant.Subject, f.Grant.ClientID)
 	if err != nil {
 		return fail("creating a family", err)
 	}
@@ -63,8 +63,8 @@ func (s *Store) CreateFamily(ctx context.Context, f *storage.Family) error {
 		return fail("creating a family", err)
 	} else if n == 0 {
 		res, err = tx.ExecContext(ctx, s.d.q(`UPDATE tollgate_families SET grant_data = ?, generation = ?, expires_at = ?,
-			access_expires_at = ?, revoked = ?, purge_after = ? WHERE id = ? AND grant_data = ''`),
-			grant, int64(f.Generation), exp, access, true, purgeAfter(max(exp, access)), id)
+			access_expires_at = ?, revoked = ?, purge_after = ?, subject = ?, client_id = ? WHERE id = ? AND grant_data = ''`),
+			grant, int64(f.Generation), exp, access, true, purgeAfter(max(exp, access)), f.Grant.Subject, f.Grant.ClientID, id)
 		if err != nil {
 			return fail("creating a family", err)
 		}
@@ -125,4 +125,91 @@ func (s *Store) AdvanceFamily(ctx context.Context, id string, from uint64, expir
 		WHERE id = ? AND generation = ? AND NOT revoked AND grant_data <> ''`,
 		[]any{exp, access, access, latest, purgeBucket - 1, purgeBucket, purgeBucket, purgeAfter(latest), id, int64(from)},
 		"SELECT 1 FROM tollgate_families WHERE id = ? AND grant_data <> ''", id)
+}
+
+// RevokeFamiliesOf implements storage.FamilyStore, in one transaction:
+// the user's families to the client and the families of their codes (by
+// the subject and client_id columns of migration 0005) are revoked one by
+// one as RevokeFamily does, and the codes marked used. A code's family is
+// revoked even if it does not exist yet: its redemption may be between
+// UseCode and CreateFamily, and the primary key makes the two meet.
+func (s *Store) RevokeFamiliesOf(ctx context.Context, subject, clientID string, until time.Time) (int, error) {
+	ctx, done, err := s.write(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	const what = "revoking a user's families"
+	live := 0
+	err = s.inTx(ctx, what, func(tx *sql.Tx) error {
+		live = 0
+		var ids []string
+		err := queryRows(ctx, tx, s.d.q("SELECT id, revoked FROM tollgate_families WHERE subject = ? AND client_id = ?"),
+			[]any{subject, clientID}, func(rows *sql.Rows) error {
+				var (
+					id      string
+					revoked bool
+				)
+				if err := rows.Scan(&id, &revoked); err != nil {
+					return err
+				}
+				if !revoked {
+					live++
+				}
+				ids = append(ids, id)
+				return nil
+			})
+		if err != nil {
+			return fail(what, err)
+		}
+		err = queryRows(ctx, tx, s.d.q("SELECT grant_data FROM tollgate_codes WHERE subject = ? AND client_id = ?"),
+			[]any{subject, clientID}, func(rows *sql.Rows) error {
+				var raw string
+				if err := rows.Scan(&raw); err != nil {
+					return err
+				}
+				g, err := unmarshalGrant(raw)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, g.ID)
+				return nil
+			})
+		if err != nil {
+			return fail(what, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.d.q("UPDATE tollgate_codes SET used = ? WHERE subject = ? AND client_id = ?"),
+			true, subject, clientID); err != nil {
+			return fail(what, err)
+		}
+		for _, id := range ids {
+			if err := s.revokeFamily(ctx, tx, id, micros(until)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return live, nil
+}
+
+// queryRows runs query on db (a *sql.DB or *sql.Tx) and calls scan for
+// each row, closing the rows before it returns, so that a transaction can
+// run its next statement (one open result set per connection).
+func queryRows(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,15 +51,16 @@ func migrations() ([]migration, error) {
 	return out, nil
 }
 
-// migrate brings the schema to the latest version. Two instances starting
-// at once are safe: on PostgreSQL a transaction-scoped advisory lock
-// serialises them, on SQLite the write transaction (BEGIN IMMEDIATE) does;
-// the second finds the work done.
-func (s *Store) migrate(ctx context.Context) error {
+// migrate brings the schema to the latest version up to upTo. Two
+// instances starting at once are safe: on PostgreSQL a transaction-scoped
+// advisory lock serialises them, on SQLite the write transaction (BEGIN
+// IMMEDIATE) does; the second finds the work done.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
+	ms = slices.DeleteFunc(ms, func(m migration) bool { return m.version > upTo })
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	conn, err := s.db.Conn(ctx)

@@ -45,25 +45,29 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, until time.Time
 		return err
 	}
 	defer done()
-	u := micros(until)
 	return s.inTx(ctx, "revoking a family", func(tx *sql.Tx) error {
-		var access int64
-		err := tx.QueryRowContext(ctx, s.d.q(`INSERT INTO tollgate_families
-			(id, grant_data, generation, expires_at, access_expires_at, revoked, purge_after) VALUES (?, '', 0, 0, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET revoked = excluded.revoked,
-				access_expires_at = CASE WHEN tollgate_families.grant_data = '' AND excluded.access_expires_at > tollgate_families.access_expires_at
-					THEN excluded.access_expires_at ELSE tollgate_families.access_expires_at END,
-				purge_after = CASE WHEN tollgate_families.grant_data = '' AND excluded.purge_after > tollgate_families.purge_after
-					THEN excluded.purge_after ELSE tollgate_families.purge_after END
-			RETURNING access_expires_at`), family, u, true, purgeAfter(u)).Scan(&access)
-		if err != nil {
-			return fail("revoking a family", err)
-		}
-		if err := s.feedRevoke(ctx, tx, kindGrant, family, max(u, access)); err != nil {
-			return err
-		}
-		return s.revokeLegacyAccessTokens(ctx, tx, family)
+		return s.revokeFamily(ctx, tx, family, micros(until))
 	})
+}
+
+// revokeFamily is RevokeFamily in tx; until is in microseconds.
+func (s *Store) revokeFamily(ctx context.Context, tx *sql.Tx, family string, until int64) error {
+	var access int64
+	err := tx.QueryRowContext(ctx, s.d.q(`INSERT INTO tollgate_families
+		(id, grant_data, generation, expires_at, access_expires_at, revoked, purge_after) VALUES (?, '', 0, 0, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET revoked = excluded.revoked,
+			access_expires_at = CASE WHEN tollgate_families.grant_data = '' AND excluded.access_expires_at > tollgate_families.access_expires_at
+				THEN excluded.access_expires_at ELSE tollgate_families.access_expires_at END,
+			purge_after = CASE WHEN tollgate_families.grant_data = '' AND excluded.purge_after > tollgate_families.purge_after
+				THEN excluded.purge_after ELSE tollgate_families.purge_after END
+		RETURNING access_expires_at`), family, until, true, purgeAfter(until)).Scan(&access)
+	if err != nil {
+		return fail("revoking a family", err)
+	}
+	if err := s.feedRevoke(ctx, tx, kindGrant, family, max(until, access)); err != nil {
+		return err
+	}
+	return s.revokeLegacyAccessTokens(ctx, tx, family)
 }
 
 // feedRevoke adds the entry (kind, id) to the feed or, if its expiry is

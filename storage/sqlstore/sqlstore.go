@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"regexp"
@@ -63,6 +64,11 @@ var _ storage.Store = (*Store)(nil)
 // holding another application's tables, or a schema newer than this
 // binary.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	return open(ctx, dsn, opts, math.MaxInt)
+}
+
+// open is Open migrating up to version upTo: tests make older schemas.
+func open(ctx context.Context, dsn string, opts Options, upTo int) (*Store, error) {
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = DefaultQueryTimeout
 	}
@@ -92,7 +98,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if d == sqlite {
 		s.writes = make(chan struct{}, 1)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, oneLine{fmt.Errorf("sqlstore: %s: %w", RedactDSN(dsn), err)}
 	}

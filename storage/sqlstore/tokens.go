@@ -55,8 +55,8 @@ func (s *Store) CreateCode(ctx context.Context, c *storage.AuthorizationCode) er
 		return err
 	}
 	defer done()
-	_, err = s.db.ExecContext(ctx, s.d.q("INSERT INTO tollgate_codes (signature, grant_data, expires_at, used) VALUES (?, ?, ?, ?)"),
-		c.Signature, grant, micros(c.ExpiresAt), c.Used)
+	_, err = s.db.ExecContext(ctx, s.d.q(`INSERT INTO tollgate_codes (signature, grant_data, expires_at, used, subject, client_id)
+		VALUES (?, ?, ?, ?, ?, ?)`), c.Signature, grant, micros(c.ExpiresAt), c.Used, c.Grant.Subject, c.Grant.ClientID)
 	if isDuplicate(err) {
 		return fmt.Errorf("code: %w", storage.ErrAlreadyExists)
 	}

@@ -89,6 +89,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"FamilyAdvanceRevoked", testFamilyAdvanceRevoked},
 		{"FamilyRevokeBeforeCreate", testFamilyRevokeBeforeCreate},
 		{"FamilyIsolation", testFamilyIsolation},
+		{"RevokeFamiliesOf", testRevokeFamiliesOf},
+
+		{"ConsentRoundTrip", testConsentRoundTrip},
+		{"ConsentNotFound", testConsentNotFound},
+		{"ConsentInvalid", testConsentInvalid},
+		{"ConsentList", testConsentList},
 
 		{"RevokeAccessToken", testRevokeAccessToken},
 		{"RevokeFamily", testRevokeFamily},
