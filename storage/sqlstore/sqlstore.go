@@ -161,7 +161,15 @@ func createPrivate(path string) error {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// DB returns the underlying database, for health checks.
+// DB returns the connection pool the Store runs on, to read its Stats, to
+// tune it (SetMaxOpenConns: Open sets 20 for PostgreSQL, 8 for SQLite), or
+// to Ping it; and for tests and operators to inspect the tables. Nothing in
+// tollgate calls it. It is the Store's own pool, not a copy: closing it
+// closes the Store. Calls through it bypass the Store: they are not bounded
+// by [Options.QueryTimeout], their errors are not [storage.ErrUnavailable],
+// and on SQLite their writes do not queue behind the Store's. The tables
+// and their layout are the Store's, and change with its migrations; write
+// to them only through the storage interfaces.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // call returns a context bounded by the query timeout.
