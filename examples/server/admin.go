@@ -103,6 +103,10 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			c.GrantTypes = []string{storage.GrantClientCredentials}
 		}
 		c.AccessTokenTTL, c.RefreshTokenTTL = atTTL, rtTTL
+		note, err := defaultScopes(&c)
+		if err != nil {
+			return fmt.Errorf("clients add: %w", err)
+		}
 		secret := ""
 		if !c.Public {
 			if secret, c.SecretHash, err = handler.GenerateClientSecret(); err != nil {
@@ -118,6 +122,9 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("clients add: %w", err)
 		}
 		fmt.Fprintf(stdout, "added client %s\n", c.ID)
+		if note != "" {
+			fmt.Fprintln(stdout, note)
+		}
 		if secret != "" {
 			fmt.Fprintf(stdout, "client_secret: %s\n(printed once: only its hash is stored)\n", secret)
 		}
@@ -134,6 +141,31 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return rotateSecret(ctx, store, id, stdout)
 	}
 	return fmt.Errorf("unknown command %q\n%s", cmd, clientsUsage)
+}
+
+// defaultScopes fills in a new client's default scopes when none were
+// given, so that a request naming no scope does not get a token with
+// "scope":"": the concrete scopes of -scopes become the defaults (and the
+// note says so). A client that must name its scope (-require-scope) needs
+// none; one with only patterns is refused with the reason, and one with
+// no scopes at all is told what its tokens will say.
+func defaultScopes(c *storage.Client) (note string, err error) {
+	if len(c.DefaultScopes) > 0 || c.RequireScope {
+		return "", nil
+	}
+	if len(c.Scopes) == 0 {
+		return `no -scopes: the client's tokens carry no scope ("scope":""); the audience alone says what they are for`, nil
+	}
+	for _, sc := range c.Scopes {
+		if !strings.Contains(sc, "*") {
+			c.DefaultScopes = append(c.DefaultScopes, sc)
+		}
+	}
+	if len(c.DefaultScopes) == 0 {
+		return "", fmt.Errorf("-scopes %s are all patterns, which a request must name: add -require-scope, or give -default-scopes",
+			strings.Join(c.Scopes, ","))
+	}
+	return fmt.Sprintf("default_scopes: %s (every concrete scope; choose others with -default-scopes)", strings.Join(c.DefaultScopes, ",")), nil
 }
 
 func rotateSecret(ctx context.Context, store storage.ClientStore, id string, stdout io.Writer) error {

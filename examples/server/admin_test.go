@@ -491,3 +491,37 @@ func TestClientsAdminArgumentOrder(t *testing.T) {
 		noStrayDB(fmt.Sprintf("clients %q", args))
 	}
 }
+
+// TestClientsAddDefaultScopes: clients add without -default-scopes makes
+// the concrete scopes the defaults and says so, so a request naming no
+// scope never gets "scope":""; only patterns is refused with the reason.
+func TestClientsAddDefaultScopes(t *testing.T) {
+	t.Parallel()
+	st := sqliteAdminStore(t)
+	out := mustAdmin(t, "add", "-storage", st.spec, "-id", "shop", "-audiences", "https://api.example.com",
+		"-scopes", "orders:read,orders:write,market:id:*")
+	if !strings.Contains(out, "default_scopes: orders:read,orders:write (every concrete scope") {
+		t.Errorf("clients add printed %q, want the defaults it chose", out)
+	}
+	out = mustAdmin(t, "add", "-storage", st.spec, "-id", "market", "-public", "-audiences", "https://api.example.com",
+		"-scopes", "market:id:*", "-require-scope")
+	if strings.Contains(out, "default_scopes") {
+		t.Errorf("a client that must name its scope got defaults: %q", out)
+	}
+	if _, err := admin(t, "add", "-storage", st.spec, "-id", "patterns", "-public", "-audiences", "https://api.example.com",
+		"-scopes", "market:id:*"); err == nil || !strings.Contains(err.Error(), "all patterns, which a request must name") {
+		t.Errorf("patterns only, no -require-scope: %v", err)
+	}
+	store, err := sqlstore.Open(context.Background(), st.spec, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	c, err := store.GetClient(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.DefaultScopes, " ") != "orders:read orders:write" {
+		t.Errorf("stored default scopes %q", c.DefaultScopes)
+	}
+}
