@@ -135,7 +135,7 @@ func parseConfig(data []byte) (*fileConfig, error) {
 }
 
 var (
-	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type main\.\w+$`)
+	unknownField = regexp.MustCompile(`^line (\d+): field (.+) not found in type main\.\w+$`)
 	atLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
 
@@ -148,6 +148,7 @@ func yamlError(err error, data []byte) error {
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
+	msg = wrongType.ReplaceAllStringFunc(msg, wrongTypeText)
 	var doc yaml.Node
 	if yaml.Unmarshal(data, &doc) != nil { // not YAML at all: no fields to name
 		return errors.New(firstLine(msg))
@@ -170,6 +171,38 @@ func yamlError(err error, data []byte) error {
 		}
 	}
 	return errors.New(firstLine(msg))
+}
+
+// wrongType is yaml.v3's report of a value of the wrong kind, which names
+// the Go type ("cannot unmarshal !!str `abc` into []main.clientConfig").
+var wrongType = regexp.MustCompile("cannot unmarshal (!\\S*)(?: `(.*)`)? into (\\S+)")
+
+// wrongTypeText says it in the operator's terms: "want a list, not a
+// string (abc)".
+func wrongTypeText(s string) string {
+	m := wrongType.FindStringSubmatch(s)
+	got := map[string]string{"!!str": "a string", "!!seq": "a list", "!!map": "a mapping", "!!int": "a number", "!!float": "a number",
+		"!!bool": "true or false", "!!null": "null", "!!timestamp": "a timestamp", "!!binary": "binary data"}[m[1]]
+	if got == "" {
+		got = "a value tagged " + m[1]
+	}
+	if m[2] != "" {
+		got += " (" + m[2] + ")"
+	}
+	want := "a value of another kind"
+	switch t := m[3]; {
+	case strings.HasPrefix(t, "[]"):
+		want = "a list"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "main."):
+		want = "a mapping"
+	case t == "string":
+		want = "a string"
+	case t == "bool":
+		want = "true or false"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+		want = "a number"
+	}
+	return "want " + want + ", not " + got
 }
 
 // fieldAt is a mapping key of the document and its path.

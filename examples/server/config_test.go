@@ -134,6 +134,8 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 		{"extension grant the demo lacks", head + "clients:\n  - id: a\n    secret: s\n    grant_types: [client_credentials, \"urn:x:partner\"]\n    audiences: [x]\n", nil,
 			"clients[0].grant_types[1]: \"urn:x:partner\" is not a grant type this server supports"},
 		{"wrong type", head + "clients:" + client + "    public: maybe\n", nil, "clients[0].public"},
+		{"string for a list", head + "clients: abc\n", nil, "line 2: clients: want a list, not a string (abc)"},
+		{"list for a mapping", head + "keys: [[1]]\n", nil, "line 2: keys: want a mapping, not a list"},
 		{"bad trusted proxy", head + "trusted_proxies: [10.0.0.0/8, 10.0.0.300]\nclients:" + client, nil, "trusted_proxies[1]"},
 		{"bad listen", "listen: localhost\nclients:" + client, nil, "listen"},
 		{"bad -listen flag", head + "clients:" + client, []string{"-listen", "localhost"}, "listen"},

@@ -60,9 +60,26 @@ func (p *loginPage) hook(w http.ResponseWriter, r *http.Request) (string, bool) 
 // with its query: anything else would make the login page an open
 // redirect ("//evil.example" and "/\evil.example" are other hosts to a
 // browser). Empty is allowed: signing in with nowhere to go back to.
+//
+// The string must also be what net/url reads back unchanged, with a query
+// url.ParseQuery reads: the redirect goes through net/url, and the
+// authorization endpoint refuses a malformed query anyway. hook never
+// produces a fragment (browsers do not send one), so "#" is refused
+// rather than reasoned about ("/oauth/authorize?#%" once passed).
 func validReturn(s string) bool {
-	return s == "" || (s == handler.AuthorizePath || strings.HasPrefix(s, handler.AuthorizePath+"?")) &&
-		printable.Problem(s) == "" && !printable.HasSpace(s)
+	if s == "" {
+		return true
+	}
+	if path, _, _ := strings.Cut(s, "?"); path != handler.AuthorizePath ||
+		strings.Contains(s, "#") || printable.Problem(s) != "" || printable.HasSpace(s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.String() != s {
+		return false
+	}
+	_, err = url.ParseQuery(u.RawQuery)
+	return err == nil
 }
 
 func (p *loginPage) serveForm(w http.ResponseWriter, r *http.Request) {
