@@ -3,12 +3,9 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,18 +39,7 @@ rate_limits: {failed_auth: "off"}
 			rotated := secretOf(t, mustAdmin(t, "add", "-config", cfgPath, "-id", "rotated", "-audiences", api))
 			deleted := secretOf(t, mustAdmin(t, "add", "-config", cfgPath, "-id", "deleted", "-audiences", api))
 
-			kek := make([]byte, 32)
-			rand.Read(kek)
-			env := []string{"TOLLGATE_RUN_MAIN=-config " + cfgPath + " -listen 127.0.0.1:0",
-				kekEnv + "=" + base64.StdEncoding.EncodeToString(kek)}
-			var a, bb string
-			var wg sync.WaitGroup
-			wg.Go(func() { a = startProcess(t, env) })
-			wg.Go(func() { bb = startProcess(t, env) })
-			wg.Wait()
-			if a == "" || bb == "" {
-				t.FailNow()
-			}
+			a, bb := startPair(t, cfgPath)
 			instances := []string{a, bb}
 
 			// Both instances serve the client for long enough that a
