@@ -37,6 +37,10 @@ const (
 	// DefaultPurgeInterval is how often expired codes, refresh-token
 	// families and revocation entries are deleted from Config.Tokens.
 	DefaultPurgeInterval = time.Minute
+	// DefaultClientStaleness bounds how long a client change made
+	// elsewhere may go unseen by a Server that caches clients (see
+	// [Config.ClientStaleness]).
+	DefaultClientStaleness = time.Second
 )
 
 // Config configures a Server. The zero value of every optional field is a
@@ -48,6 +52,21 @@ type Config struct {
 	Issuer string
 	// Clients looks clients up. Required.
 	Clients storage.ClientGetter
+	// ClientStaleness bounds how long a change to a client made outside
+	// this Server's Clients value (another instance, the demo's admin
+	// CLI, SQL typed by hand) may go unseen here: a deleted client or a
+	// rotated secret stops working within it. It applies when Clients is
+	// a storage.ClientChanges (storage/memory and storage/sqlstore are):
+	// the Server then keeps the clients it has read in memory, reads the
+	// store's change counter every ClientStaleness/4 while requests come,
+	// and serves a client from memory only while its last successful
+	// read of the counter began less than ClientStaleness ago, so a
+	// database outage cannot stretch the bound. A change made through
+	// Clients itself is seen at once. Unknown client ids are not cached.
+	// Default 1 s (DefaultClientStaleness); negative turns the cache off,
+	// as does a Clients without storage.ClientChanges: every request then
+	// reads Clients.
+	ClientStaleness time.Duration
 
 	// Tokens keeps authorization codes, refresh-token families and the
 	// revocation feed. Default: in-process memory (per instance, lost at
@@ -252,6 +271,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.PurgeInterval == 0 {
 		cfg.PurgeInterval = DefaultPurgeInterval
+	}
+	if cfg.ClientStaleness == 0 {
+		cfg.ClientStaleness = DefaultClientStaleness
 	}
 	seen := map[string]bool{}
 	for i, g := range cfg.Grants {

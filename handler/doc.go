@@ -42,4 +42,10 @@
 // authenticate the client (authenticate.go) → limit by client → grant
 // policy and fosite (internal/provider) → sign (internal/accesstoken) →
 // respond (respond.go).
+//
+// Clients of a store that tells about changes (storage.ClientChanges:
+// storage/memory and storage/sqlstore) are kept in memory once read, so
+// authenticating a known client reads no storage; a change made elsewhere
+// reaches this Server within [Config.ClientStaleness], one made through
+// Config.Clients itself at once.
 package handler

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/tollgate-oauth/tollgate/internal/clientcache"
 	"github.com/tollgate-oauth/tollgate/internal/clientip"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/internal/provider"
@@ -36,7 +37,7 @@ const (
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
 	cfg      Config
-	clients  storage.ClientGetter
+	clients  storage.ClientGetter // Config.Clients, or a cache in front of it
 	tokens   storage.TokenStore
 	consents storage.ConsentStore
 	keys     *keys.Set
@@ -63,6 +64,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, clients: cfg.Clients, keys: set, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
+	if changes, ok := cfg.Clients.(storage.ClientChanges); ok && cfg.ClientStaleness > 0 {
+		// The real clock, not cfg.Now: the bound is how long a change
+		// takes to travel, and a test clock standing still must not keep
+		// a deleted client alive.
+		s.clients = clientcache.New(cfg.Clients, changes, clientcache.Options{Staleness: cfg.ClientStaleness, Logger: cfg.Logger})
+	}
 	var err error
 	if s.verifier, err = secret.New(secret.Options{MaxSlow: cfg.MaxSlowHashes, Rand: cfg.Rand}); err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
@@ -102,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("handler: Config.KeyStore: %w", err)
 	}
 	s.provider, err = provider.New(provider.Options{
-		Issuer: cfg.Issuer, TokenURL: cfg.Issuer + TokenPath, Keys: s.keys, Clients: cfg.Clients,
+		Issuer: cfg.Issuer, TokenURL: cfg.Issuer + TokenPath, Keys: s.keys, Clients: s.clients,
 		AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now, Rand: cfg.Rand, Claims: claims,
 		Tokens: cfg.Tokens, RefreshKey: macKey, RefreshTokenTTL: cfg.RefreshTokenTTL, CodeTTL: cfg.AuthorizationCodeTTL,
 		AuthorizationCode: cfg.Login != nil, PKCEPlain: cfg.PKCE.AllowPlain, PKCEOptional: cfg.PKCE.OptionalForConfidential,

@@ -170,6 +170,29 @@ type ClientGetter interface {
 	GetClient(ctx context.Context, id string) (*Client, error)
 }
 
+// ClientChanges is implemented by a ClientGetter that can tell when its
+// clients change. The handler then keeps the clients it has read in memory
+// and serves later requests from there, asking ClientsVersion a few times a
+// second whether anything changed (handler.Config.ClientStaleness). A
+// store without it is read on every request.
+//
+// storage/memory and storage/sqlstore implement it.
+type ClientChanges interface {
+	// ClientsVersion returns a number that grows whenever a client is
+	// created, updated or deleted and the change is committed, whoever
+	// made it: this value, another handle on the same database, another
+	// process, or a statement typed into the database by hand. A change
+	// committed before the call began must show in its result. It is
+	// called a few times a second per server: one cheap read.
+	ClientsVersion(ctx context.Context) (uint64, error)
+	// ClientsWritten counts the client writes made through this value,
+	// failed ones included (a write that timed out may have committed).
+	// It grows before the write method returns, and does no I/O: the
+	// handler reads it on every request, so that a change this process
+	// makes is seen at once rather than at the next ClientsVersion.
+	ClientsWritten() uint64
+}
+
 // ClientStore manages client registrations.
 type ClientStore interface {
 	ClientGetter

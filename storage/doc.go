@@ -4,10 +4,11 @@
 //
 // Interfaces are grouped by concern so an application implements only what
 // the grants it enables need: [ClientGetter] is all the token endpoint reads
-// on its hot path; [ClientStore] adds management. Authorization codes,
-// refresh-token families (one record per grant, however often its refresh
-// token rotates) and the revocation feed get interfaces of their own
-// beside these: [CodeStore], [FamilyStore], [RevocationStore], together
+// on its hot path; [ClientStore] adds management; [ClientChanges],
+// optional, lets the handler keep clients in memory and still see changes.
+// Authorization codes, refresh-token families (one record per grant,
+// however often its refresh token rotates) and the revocation feed get
+// interfaces of their own beside these: [CodeStore], [FamilyStore], [RevocationStore], together
 // [TokenStore]. [KeyStore] keeps persisted signing keys and the refresh
 // tokens' MAC key. [Store] is all of them.
 //

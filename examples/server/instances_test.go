@@ -58,20 +58,7 @@ clients:
     redirect_uris: [http://127.0.0.1:9/cb]
 `, dsn, limit, redisURL, svc, svcHash, rs, rsHash, spa))
 
-	kek := make([]byte, 32)
-	rand.Read(kek)
-	env := []string{"TOLLGATE_RUN_MAIN=-config " + cfgPath + " -listen 127.0.0.1:0",
-		kekEnv + "=" + base64.StdEncoding.EncodeToString(kek)}
-	// Started together: they race to migrate the schema and to generate
-	// and store key k1, and must agree.
-	var a, b string
-	var wg sync.WaitGroup
-	wg.Go(func() { a = startProcess(t, env) })
-	wg.Go(func() { b = startProcess(t, env) })
-	wg.Wait()
-	if a == "" || b == "" {
-		t.FailNow()
-	}
+	a, b := startPair(t, cfgPath)
 
 	var jwksA, jwksB map[string]any
 	getJSON(t, a+handler.JWKSPath, &jwksA)
@@ -174,6 +161,26 @@ clients:
 	if ok != limit-1 {
 		t.Fatalf("%d of 10 requests over both instances passed, want %d (the limit, shared)", ok, limit-1)
 	}
+}
+
+// startPair runs two demo servers on the config at cfgPath, as separate
+// processes sharing one key-encryption key, and returns their base URLs.
+// They start together: they race to migrate the schema and to generate
+// and store their keys, and must agree.
+func startPair(t *testing.T, cfgPath string) (a, b string) {
+	t.Helper()
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	env := []string{"TOLLGATE_RUN_MAIN=-config " + cfgPath + " -listen 127.0.0.1:0",
+		kekEnv + "=" + base64.StdEncoding.EncodeToString(kek)}
+	var wg sync.WaitGroup
+	wg.Go(func() { a = startProcess(t, env) })
+	wg.Go(func() { b = startProcess(t, env) })
+	wg.Wait()
+	if a == "" || b == "" {
+		t.FailNow()
+	}
+	return a, b
 }
 
 // startProcess runs the demo server as a separate process (this test

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tollgate-oauth/tollgate/storage"
 )
@@ -18,13 +19,19 @@ import (
 type Store struct {
 	mu      sync.RWMutex
 	clients map[string]*storage.Client
+	// written counts client writes: one process, one store value, so it
+	// is also the version every reader sees (storage.ClientChanges).
+	written atomic.Uint64
 
 	tokens   tokens // codes, refresh-token families, the revocation feed: tokens.go, feed.go
 	keys     []*storage.SigningKey
 	consents consents // consents.go
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store         = (*Store)(nil)
+	_ storage.ClientChanges = (*Store)(nil)
+)
 
 // New returns an empty store.
 func New() *Store {
@@ -49,6 +56,7 @@ func (s *Store) CreateClient(_ context.Context, c *storage.Client) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.written.Add(1)
 	if _, ok := s.clients[c.ID]; ok {
 		return fmt.Errorf("client %q: %w", c.ID, storage.ErrAlreadyExists)
 	}
@@ -63,6 +71,7 @@ func (s *Store) UpdateClient(_ context.Context, c *storage.Client) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.written.Add(1)
 	if _, ok := s.clients[c.ID]; !ok {
 		return fmt.Errorf("client %q: %w", c.ID, storage.ErrNotFound)
 	}
@@ -74,12 +83,20 @@ func (s *Store) UpdateClient(_ context.Context, c *storage.Client) error {
 func (s *Store) DeleteClient(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.written.Add(1)
 	if _, ok := s.clients[id]; !ok {
 		return fmt.Errorf("client %q: %w", id, storage.ErrNotFound)
 	}
 	delete(s.clients, id)
 	return nil
 }
+
+// ClientsVersion implements storage.ClientChanges: the store is this
+// process's alone, so its own count of writes is the version.
+func (s *Store) ClientsVersion(context.Context) (uint64, error) { return s.written.Load(), nil }
+
+// ClientsWritten implements storage.ClientChanges.
+func (s *Store) ClientsWritten() uint64 { return s.written.Load() }
 
 // ListClients implements storage.ClientStore.
 func (s *Store) ListClients(_ context.Context) ([]*storage.Client, error) {

@@ -78,6 +78,7 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 	}
 	ctx, cancel := s.call(ctx)
 	defer cancel()
+	defer s.clientWrites.Add(1)
 	_, err = s.db.ExecContext(ctx, s.d.q("INSERT INTO tollgate_clients ("+clientColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), args...)
 	if isDuplicate(err) {
 		return fmt.Errorf("client %q: %w", c.ID, storage.ErrAlreadyExists)
@@ -99,6 +100,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 	}
 	ctx, cancel := s.call(ctx)
 	defer cancel()
+	defer s.clientWrites.Add(1)
 	res, err := s.db.ExecContext(ctx, s.d.q(`UPDATE tollgate_clients SET secret_hash = ?, public = ?, require_scope = ?,
 		grant_types = ?, scopes = ?, default_scopes = ?, audiences = ?, redirect_uris = ?,
 		access_token_ttl = ?, refresh_token_ttl = ?, introspector = ? WHERE id = ?`), append(args[1:], args[0])...)
@@ -112,12 +114,31 @@ func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
+	defer s.clientWrites.Add(1)
 	res, err := s.db.ExecContext(ctx, s.d.q("DELETE FROM tollgate_clients WHERE id = ?"), id)
 	if err != nil {
 		return fail("deleting a client", err)
 	}
 	return oneRow(res, fmt.Sprintf("client %q", id))
 }
+
+// ClientsVersion implements storage.ClientChanges: the counter that
+// migration 0006's triggers bump in the transaction of every change to
+// tollgate_clients, whoever makes it. One primary-key read.
+func (s *Store) ClientsVersion(ctx context.Context) (uint64, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	var v int64
+	if err := s.db.QueryRowContext(ctx, "SELECT version FROM tollgate_clients_version WHERE id = 1").Scan(&v); err != nil {
+		return 0, fail("reading the clients' version", err)
+	}
+	return uint64(v), nil
+}
+
+// ClientsWritten implements storage.ClientChanges. The count grows when
+// the write's statement has returned (committed or failed), before the
+// method does.
+func (s *Store) ClientsWritten() uint64 { return s.clientWrites.Load() }
 
 // ListClients implements storage.ClientStore.
 func (s *Store) ListClients(ctx context.Context) ([]*storage.Client, error) {

@@ -68,6 +68,19 @@ func (d dialect) template(sql string) string {
 
 var jsonField = regexp.MustCompile(`\{\{JSON (\w+) (\w+)\}\}`)
 
+// only reports whether a migration statement runs on this engine, and
+// returns it without its mark: a statement starting with {{SQLITE}} or
+// {{POSTGRES}} runs on that engine only (where the two need different SQL,
+// as triggers do), any other on both.
+func (d dialect) only(stmt string) (string, bool) {
+	for mark, engine := range map[string]dialect{"{{SQLITE}}": sqlite, "{{POSTGRES}}": postgres} {
+		if rest, ok := strings.CutPrefix(stmt, mark); ok {
+			return strings.TrimSpace(rest), engine == d
+		}
+	}
+	return stmt, true
+}
+
 // isDuplicate reports a primary key violation.
 func isDuplicate(err error) bool {
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {

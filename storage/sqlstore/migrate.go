@@ -106,7 +106,47 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// appliedVersions reads which migrations the database has had.
+func appliedVersions(ctx context.Context, db execer) (map[int]bool, error) {
+	rows, err := db.QueryContext(ctx, "SELECT version FROM tollgate_schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("reading the schema version: %w", err)
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("reading the schema version: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the schema version: %w", err)
+	}
+	return applied, nil
+}
+
+// pending returns the migrations of ms not applied yet, in order, and the
+// newest version applied. Every missing one runs, not only those above the
+// newest: migrations are written on parallel branches, and a database that
+// ran a later number first (a branch merged earlier) must still get the
+// lower one merged after it. So a migration must not depend on running
+// after a higher-numbered one.
+func pending(ms []migration, applied map[int]bool) (todo []migration, newest int) {
+	for v := range applied {
+		newest = max(newest, v)
+	}
+	for _, m := range ms {
+		if !applied[m.version] {
+			todo = append(todo, m)
+		}
+	}
+	return todo, newest
 }
 
 func (s *Store) applyMigrations(ctx context.Context, db execer, ms []migration) error {
@@ -114,18 +154,20 @@ func (s *Store) applyMigrations(ctx context.Context, db execer, ms []migration) 
 		version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("creating the migrations table: %w", err)
 	}
-	var current sql.NullInt64
-	if err := db.QueryRowContext(ctx, "SELECT MAX(version) FROM tollgate_schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("reading the schema version: %w", err)
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return err
 	}
-	if latest := ms[len(ms)-1].version; int(current.Int64) > latest {
-		return fmt.Errorf("the database schema is version %d, newer than this binary's %d: upgrade tollgate", current.Int64, latest)
+	todo, newest := pending(ms, applied)
+	if latest := ms[len(ms)-1].version; newest > latest {
+		return fmt.Errorf("the database schema is version %d, newer than this binary's %d: upgrade tollgate", newest, latest)
 	}
-	for _, m := range ms {
-		if int64(m.version) <= current.Int64 {
-			continue
-		}
+	for _, m := range todo {
 		for _, stmt := range statements(s.d.template(m.sql)) {
+			stmt, ok := s.d.only(stmt)
+			if !ok {
+				continue
+			}
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}

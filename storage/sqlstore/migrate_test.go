@@ -167,7 +167,8 @@ func checkMigrated(t testing.TB, db emptyDB) {
 	tables := db.tables(t)
 	for _, name := range []string{"tollgate_schema_migrations", "tollgate_clients", "tollgate_codes",
 		"tollgate_families", "tollgate_revocations", "tollgate_revocation_feed",
-		"tollgate_legacy_refresh_tokens", "tollgate_legacy_access_tokens", "tollgate_signing_keys", "tollgate_consents"} {
+		"tollgate_legacy_refresh_tokens", "tollgate_legacy_access_tokens", "tollgate_signing_keys", "tollgate_consents",
+		"tollgate_clients_version"} {
 		if !slices.Contains(tables, name) {
 			t.Errorf("table %s missing after Open; tables: %q", name, tables)
 		}

@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -54,9 +55,15 @@ type Store struct {
 	timeout time.Duration
 	// writes gates SQLite writes (see write); nil on PostgreSQL.
 	writes chan struct{}
+	// clientWrites counts this handle's client writes
+	// (storage.ClientChanges.ClientsWritten).
+	clientWrites atomic.Uint64
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store         = (*Store)(nil)
+	_ storage.ClientChanges = (*Store)(nil)
+)
 
 // Open connects to dsn, "sqlite:PATH" or a "postgres://" /
 // "postgresql://" URL, and migrates the schema to this version. It fails

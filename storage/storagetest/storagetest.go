@@ -23,6 +23,10 @@
 //     slices in their order (nil and empty are interchangeable), Form maps
 //     key for key, Session bytes byte for byte (they are not UTF-8), keys
 //     and ids compared case-sensitively.
+//   - A store that implements storage.ClientChanges counts every client
+//     write in both ClientsVersion and ClientsWritten, and reads in
+//     neither. Whether another handle's writes reach ClientsVersion is
+//     the implementation's own test: the suite sees one handle.
 //   - Single use is atomic: of 32 concurrent UseCode (or AdvanceFamily from
 //     one generation) calls on one record exactly one returns nil, the
 //     rest ErrAlreadyUsed.
@@ -72,6 +76,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ClientInvalid", testClientInvalid},
 		{"ClientIsolation", testClientIsolation},
 		{"ClientConcurrent", testClientConcurrent},
+		{"ClientChanges", testClientChanges},
 
 		{"CodeRoundTrip", testCodeRoundTrip},
 		{"CodeNotFound", testCodeNotFound},
