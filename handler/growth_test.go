@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-oauth/tollgate/handler"
+	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
 
@@ -43,7 +44,10 @@ func TestRefreshChainGrowth(t *testing.T) {
 					return fi.Size()
 				}
 			} else {
-				store = b.open(t, sqlstore.Options{})
+				// A database of its own: parallel tests' open transactions
+				// elsewhere in a shared one keep PostgreSQL from pruning the
+				// family row's old versions, which is not what is measured.
+				store = sqOpen(t, testservices.PostgresDatabase(t), sqlstore.Options{})
 				size = func() int64 {
 					var n int64
 					err := store.DB().QueryRow(`SELECT pg_total_relation_size('tollgate_families') + pg_total_relation_size('tollgate_revocations')

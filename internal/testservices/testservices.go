@@ -85,3 +85,35 @@ func PostgresSchema(t testing.TB) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// PostgresDatabase creates a database of the test's own on the test
+// server (see PostgresDSN), dropped when the test ends, and returns its
+// DSN. A schema (PostgresSchema) isolates names but not MVCC: a
+// transaction open anywhere in the same database keeps every table's dead
+// row versions from being pruned, so a test that measures storage growth
+// needs a database where only it runs.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	dsn := PostgresDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "tollgate_test_" + strings.ToLower(rand.Text()[:12])
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		admin.Close()
+		t.Fatalf("creating database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Logf("dropping test database %s: %v", name, err)
+		}
+		admin.Close()
+	})
+	u.Path = "/" + name
+	return u.String()
+}

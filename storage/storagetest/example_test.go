@@ -15,16 +15,23 @@ import (
 
 // kvStore keeps client registrations as JSON documents in a key-value
 // map, a stand-in for an application's own client database, and takes
-// everything else (codes, families, revocations, keys) from an embedded
-// memory.Store.
+// everything else (codes, families, revocations, keys, consents) from a
+// memory.Store. It embeds the memory store's interfaces, not the
+// *memory.Store itself: that would also promote its storage.ClientChanges
+// methods, whose counter never sees kvStore's own client writes, and the
+// handler would then keep serving a deleted client from its cache. (The
+// suite's ClientChanges case catches exactly that.)
 type kvStore struct {
-	*memory.Store
+	storage.TokenStore
+	storage.KeyStore
+	storage.ConsentStore
 	mu      sync.RWMutex
 	clients map[string][]byte
 }
 
 func newKVStore() *kvStore {
-	return &kvStore{Store: memory.New(), clients: map[string][]byte{}}
+	m := memory.New()
+	return &kvStore{TokenStore: m, KeyStore: m, ConsentStore: m, clients: map[string][]byte{}}
 }
 
 func (s *kvStore) GetClient(_ context.Context, id string) (*storage.Client, error) {
