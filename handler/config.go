@@ -54,20 +54,24 @@ type Config struct {
 	// revocation feed. Default: in-process memory (per instance, lost at
 	// exit). A storage/memory.Store serves as both Clients and Tokens.
 	Tokens storage.TokenStore
-	// KeyStore keeps the refresh tokens' MAC key (the record
-	// storage.RefreshMACKeyID, algorithm HS256), so that a restart, and
-	// every instance sharing the store, verifies the refresh tokens the
-	// others issued. The first instance to start generates the key; one
-	// starting at the same time reads the winner's. Default: Tokens, if it
-	// is a storage.KeyStore (memory and sqlstore are). Without either, a
-	// random key per process: refresh tokens die with it.
+	// KeyStore keeps the keys the server generates: the refresh tokens'
+	// MAC key (the record storage.RefreshMACKeyID, algorithm HS256) and
+	// every signing key of Keys that has an ID but no Key, so that a
+	// restart, and every instance sharing the store, signs with the same
+	// keys and verifies the refresh tokens the others issued. The first
+	// instance to start generates a key; one starting at the same time
+	// reads the winner's. Default: Tokens, if it is a storage.KeyStore
+	// (memory and sqlstore are). Without either, random keys per process:
+	// its tokens die with it.
 	KeyStore storage.KeyStore
-	// KeyEncryptionKey, 32 bytes, seals the MAC key in KeyStore with
-	// AES-256-GCM, bound to its ID, so that a copy of the database does not
-	// let anyone mint refresh tokens. Nil: the key is stored as is (and a
-	// warning logged, unless KeyStore is in memory). Once a sealed key is
+	// KeyEncryptionKey, 32 bytes, seals the keys in KeyStore with
+	// AES-256-GCM, each bound to its ID, so that a copy of the database
+	// does not let anyone mint tokens (ParseKeyEncryptionKey reads one kept
+	// as text). Nil: the keys are stored as they are (and a warning logged
+	// for the MAC key, unless KeyStore is in memory). Once a sealed key is
 	// stored, New refuses to start without the same KeyEncryptionKey, and a
-	// key stored unsealed is refused once one is set.
+	// key stored unsealed is refused once one is set: New's error is then
+	// ErrKeyEncryptionKey.
 	KeyEncryptionKey []byte
 	// Login, when set, enables the authorization endpoint and the
 	// authorization_code grant: it tells the endpoint who the user is (see
@@ -134,7 +138,10 @@ type SigningKey struct {
 	// Algorithm is RS256 (default), ES256 or EdDSA.
 	Algorithm string
 	// Key is an *rsa.PrivateKey (2048 bits or more), a P-256
-	// *ecdsa.PrivateKey or an ed25519.PrivateKey. Nil: generated at start.
+	// *ecdsa.PrivateKey or an ed25519.PrivateKey. Nil: with an ID and a
+	// Config.KeyStore, the key stored there under ID, generated and stored
+	// by the first start (sealed with Config.KeyEncryptionKey, if set);
+	// otherwise generated at start, for this process only.
 	Key crypto.Signer
 }
 
@@ -281,6 +288,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	for i, k := range cfg.Keys {
+		if k.ID == storage.RefreshMACKeyID {
+			bad("Config.Keys[%d].ID %q is the refresh-token MAC key's, not a signing key's", i, k.ID)
+		}
 		if k.Algorithm == "" {
 			cfg.Keys[i].Algorithm = keys.RS256
 		} else if !validAlg(k.Algorithm) {

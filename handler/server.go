@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -57,8 +58,21 @@ type Server struct {
 // one per line.
 func New(cfg Config) (*Server, error) {
 	cfg, cfgErr := cfg.withDefaults()
-	set, keyErr := buildKeys(cfg)
-	if err := errors.Join(cfgErr, keyErr); err != nil {
+	if cfg.Tokens == nil {
+		cfg.Tokens = memory.New()
+	}
+	ks := cfg.KeyStore
+	if ks == nil {
+		ks, _ = cfg.Tokens.(storage.KeyStore)
+	}
+	var keyErr error
+	if cfgErr == nil {
+		// Only a valid config reaches the store: New must not write a key
+		// for a config it is about to refuse.
+		cfg.Keys, keyErr = persistKeys(cfg, ks)
+	}
+	set, setErr := buildKeys(cfg)
+	if err := errors.Join(cfgErr, keyErr, setErr); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, clients: cfg.Clients, keys: set, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
@@ -82,15 +96,7 @@ func New(cfg Config) (*Server, error) {
 			return cfg.Claims(ctx, ClaimsRequest(in))
 		}
 	}
-	if cfg.Tokens == nil {
-		cfg.Tokens = memory.New()
-		s.cfg.Tokens = cfg.Tokens
-	}
 	s.tokens = cfg.Tokens
-	ks := cfg.KeyStore
-	if ks == nil {
-		ks, _ = cfg.Tokens.(storage.KeyStore)
-	}
 	macKey, err := refreshKey(cfg, ks, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("handler: Config.KeyStore: %w", err)
@@ -131,6 +137,33 @@ func (s *Server) Issuer() string { return s.cfg.Issuer }
 // JWKS returns the public key set (RFC 7517 JSON) that verifies this
 // server's tokens, for resource servers in the same process.
 func (s *Server) JWKS() []byte { return append([]byte(nil), s.keys.JWKS()...) }
+
+// persistKeys returns cfg.Keys with every key that has an ID but no Key
+// read from ks, or generated and stored there (keystore.go), so that
+// restarts and every instance sharing ks sign with the same key. Without
+// ks such keys are left to buildKeys to generate, for this process only.
+func persistKeys(cfg Config, ks storage.KeyStore) ([]SigningKey, error) {
+	out := slices.Clone(cfg.Keys)
+	if ks == nil {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), refreshKeyTimeout)
+	defer cancel()
+	var errs []error
+	for i, sk := range out {
+		if sk.Key != nil || sk.ID == "" {
+			continue
+		}
+		priv, err := storedSigningKey(ctx, ks, cfg.KeyEncryptionKey,
+			storage.SigningKey{ID: sk.ID, Algorithm: sk.Algorithm, CreatedAt: cfg.Now()}, cfg.Rand)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+			continue
+		}
+		out[i].Key = priv
+	}
+	return out, errors.Join(errs...)
+}
 
 // buildKeys generates or binds every configured key. Keys whose algorithm
 // withDefaults already refused are skipped, so each problem is told once.

@@ -202,9 +202,6 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if signing, err = persistedKeys(ctx, store, signing, seal); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
 	createOnly := map[string]bool{}
 	if d != nil {
 		createOnly[demoClientID] = true
@@ -232,8 +229,10 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 		Issuer:  cfg.Issuer,
 		Clients: store,
 		Tokens:  store,
-		// The refresh-token MAC key is kept beside the signing keys, sealed
-		// the same way, so restarts and several instances share it.
+		// The handler keeps the keys it generates in the store: the
+		// configured keys without a file (by kid) and the refresh-token MAC
+		// key, sealed with the key-encryption key, so restarts and several
+		// instances share them.
 		KeyStore:         store,
 		KeyEncryptionKey: seal.kek,
 		Keys:             signing,
@@ -259,6 +258,9 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	}
 	mux.Handle("GET "+callbackPath, callbackPage{demo: d, log: logger})
 	srv, err := handler.New(hcfg)
+	if errors.Is(err, handler.ErrKeyEncryptionKey) {
+		return nil, fmt.Errorf("signing keys: %w (the key-encryption key is read from %s)", err, seal.source)
+	}
 	if err != nil {
 		return nil, err
 	}
