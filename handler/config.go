@@ -84,6 +84,9 @@ type Config struct {
 	// Keys sign access tokens: the first signs, all are published in the
 	// JWKS. Empty: one RS256 key generated at start (lost at exit).
 	Keys []SigningKey
+	// KeyRotation, when its Every is set, rotates the signing keys over
+	// KeyStore on a schedule (see KeyRotation). Off by default.
+	KeyRotation KeyRotation
 	// AccessTokenTTL is the lifetime of access tokens of clients that set
 	// none. Default 1h.
 	AccessTokenTTL time.Duration
@@ -144,6 +147,37 @@ type SigningKey struct {
 	// otherwise generated at start, for this process only.
 	Key crypto.Signer
 }
+
+// KeyRotation rotates the signing keys on a schedule, over
+// Config.KeyStore, so that every instance sharing the store agrees on the
+// keys and on when each signs (rotation.go). Each key is published in the
+// JWKS PublishAhead before it signs, signs for Every, and stays published
+// until every token it signed has expired (RetireAfter), then is retired.
+// Config.Keys then holds at most the first key, with an ID and no Key
+// (default: "k1"): later keys are made by the rotation, or by
+// Server.RotateKeys.
+type KeyRotation struct {
+	// Every is how long each key signs before the next takes over. Zero:
+	// no rotation.
+	Every time.Duration
+	// PublishAhead is how long a new key is published before it signs:
+	// longer than the resource servers take to re-read the JWKS (its
+	// Cache-Control allows 5 minutes). Default 1 hour; Every must be
+	// longer.
+	PublishAhead time.Duration
+	// Algorithm of the keys the rotation makes: RS256, ES256 or EdDSA.
+	// Default: Config.Keys[0]'s, else RS256.
+	Algorithm string
+	// RetireAfter is how long a key stays published after its successor
+	// starts signing. Default: the longest access-token lifetime
+	// (Config.AccessTokenTTL, or a client's longer one when Config.Clients
+	// can list its clients, as storage.ClientStore can) plus 5 minutes, the
+	// most leeway the middleware allows.
+	RetireAfter time.Duration
+}
+
+// DefaultPublishAhead is KeyRotation.PublishAhead's default.
+const DefaultPublishAhead = time.Hour
 
 // RateLimits are in github.com/ulule/limiter's format ("<n>-<S|M|H|D>") or
 // "off"; empty means the default.
@@ -297,6 +331,7 @@ func (cfg Config) withDefaults() (Config, error) {
 			bad("Config.Keys[%d].Algorithm %q: want RS256, ES256 or EdDSA", i, k.Algorithm)
 		}
 	}
+	cfg.rotationDefaults(bad)
 	if len(cfg.Keys) == 0 {
 		cfg.Keys = []SigningKey{{Algorithm: keys.RS256}}
 	}
@@ -307,6 +342,41 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Now = time.Now
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// rotationDefaults checks and fills KeyRotation, and the first key it
+// starts from.
+func (cfg *Config) rotationDefaults(bad func(string, ...any)) {
+	kr := &cfg.KeyRotation
+	if kr.Every < 0 || kr.PublishAhead < 0 || kr.RetireAfter < 0 {
+		bad("Config.KeyRotation durations must not be negative")
+		return
+	}
+	if kr.Every == 0 {
+		return
+	}
+	if kr.PublishAhead == 0 {
+		kr.PublishAhead = DefaultPublishAhead
+	}
+	if kr.Every <= kr.PublishAhead {
+		bad("Config.KeyRotation.Every (%v) must be longer than PublishAhead (%v): a key must sign for a while before the next is published", kr.Every, kr.PublishAhead)
+	}
+	if kr.Algorithm == "" {
+		kr.Algorithm = keys.RS256
+		if len(cfg.Keys) > 0 {
+			kr.Algorithm = cfg.Keys[0].Algorithm
+		}
+	} else if !validAlg(kr.Algorithm) {
+		bad("Config.KeyRotation.Algorithm %q: want RS256, ES256 or EdDSA", kr.Algorithm)
+	}
+	switch {
+	case len(cfg.Keys) == 0:
+		cfg.Keys = []SigningKey{{ID: "k1", Algorithm: kr.Algorithm}}
+	case len(cfg.Keys) > 1:
+		bad("with Config.KeyRotation, Config.Keys holds only the first key (the rotation makes the others, and keeps every key in the KeyStore published until it retires)")
+	case cfg.Keys[0].Key != nil || cfg.Keys[0].ID == "":
+		bad("with Config.KeyRotation, Config.Keys[0] needs an ID and no Key: the rotation keeps its keys in the KeyStore, by ID")
+	}
 }
 
 func validAlg(alg string) bool { return slices.Contains(keys.Algorithms, alg) }

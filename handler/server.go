@@ -39,7 +39,9 @@ type Server struct {
 	cfg      Config
 	clients  storage.ClientGetter
 	tokens   storage.TokenStore
-	keys     *keys.Set
+	keys     *keys.Ring // the signing keys; replaced whole when they rotate
+	keyStore storage.KeyStore
+	rot      *rotation // nil unless Config.KeyRotation is on
 	provider *provider.Provider
 	verifier *secret.Verifier
 	ips      clientip.Resolver
@@ -66,7 +68,10 @@ func New(cfg Config) (*Server, error) {
 		ks, _ = cfg.Tokens.(storage.KeyStore)
 	}
 	var keyErr error
-	if cfgErr == nil {
+	if cfgErr == nil && ks == nil && cfg.KeyRotation.Every > 0 {
+		keyErr = errors.New("handler: Config.KeyRotation needs a Config.KeyStore (or Tokens that is one) to keep the keys in")
+	}
+	if cfgErr == nil && keyErr == nil {
 		// Only a valid config reaches the store: New must not write a key
 		// for a config it is about to refuse.
 		cfg.Keys, keyErr = persistKeys(cfg, ks)
@@ -75,7 +80,21 @@ func New(cfg Config) (*Server, error) {
 	if err := errors.Join(cfgErr, keyErr, setErr); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, clients: cfg.Clients, keys: set, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
+	s := &Server{cfg: cfg, clients: cfg.Clients, keys: keys.NewRing(set), keyStore: ks, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
+	if cfg.KeyRotation.Every > 0 {
+		// The first read decides the keys before the first request: a key
+		// that cannot be opened stops New here, not a request later.
+		s.rot = newRotation(cfg, ks)
+		ctx, cancel := context.WithTimeout(context.Background(), keyRefreshTimeout)
+		err := s.refreshKeys(ctx)
+		cancel()
+		if err != nil {
+			if errors.Is(err, ErrKeyEncryptionKey) {
+				return nil, fmt.Errorf("handler: Config.KeyStore: %w", err)
+			}
+			return nil, fmt.Errorf("handler: Config.KeyRotation: %w", err)
+		}
+	}
 	var err error
 	if s.verifier, err = secret.New(secret.Options{MaxSlow: cfg.MaxSlowHashes, Rand: cfg.Rand}); err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
@@ -125,6 +144,9 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc(JWKSPath, s.serveJWKS)
 	s.mux.HandleFunc(MetadataPath, s.serveMetadata)
 	s.mux.HandleFunc(RevocationsPath, s.serveRevocations)
+	if s.rot != nil {
+		go s.rotationLoop()
+	}
 	return s, nil
 }
 
@@ -136,7 +158,7 @@ func (s *Server) Issuer() string { return s.cfg.Issuer }
 
 // JWKS returns the public key set (RFC 7517 JSON) that verifies this
 // server's tokens, for resource servers in the same process.
-func (s *Server) JWKS() []byte { return append([]byte(nil), s.keys.JWKS()...) }
+func (s *Server) JWKS() []byte { return append([]byte(nil), s.keys.Load().JWKS()...) }
 
 // persistKeys returns cfg.Keys with every key that has an ID but no Key
 // read from ks, or generated and stored there (keystore.go), so that
