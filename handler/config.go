@@ -72,20 +72,24 @@ type Config struct {
 	// revocation feed. Default: in-process memory (per instance, lost at
 	// exit). A storage/memory.Store serves as both Clients and Tokens.
 	Tokens storage.TokenStore
-	// KeyStore keeps the refresh tokens' MAC key (the record
-	// storage.RefreshMACKeyID, algorithm HS256), so that a restart, and
-	// every instance sharing the store, verifies the refresh tokens the
-	// others issued. The first instance to start generates the key; one
-	// starting at the same time reads the winner's. Default: Tokens, if it
-	// is a storage.KeyStore (memory and sqlstore are). Without either, a
-	// random key per process: refresh tokens die with it.
+	// KeyStore keeps the keys the server generates: the refresh tokens'
+	// MAC key (the record storage.RefreshMACKeyID, algorithm HS256) and
+	// every signing key of Keys that has an ID but no Key, so that a
+	// restart, and every instance sharing the store, signs with the same
+	// keys and verifies the refresh tokens the others issued. The first
+	// instance to start generates a key; one starting at the same time
+	// reads the winner's. Default: Tokens, if it is a storage.KeyStore
+	// (memory and sqlstore are). Without either, random keys per process:
+	// its tokens die with it.
 	KeyStore storage.KeyStore
-	// KeyEncryptionKey, 32 bytes, seals the MAC key in KeyStore with
-	// AES-256-GCM, bound to its ID, so that a copy of the database does not
-	// let anyone mint refresh tokens. Nil: the key is stored as is (and a
-	// warning logged, unless KeyStore is in memory). Once a sealed key is
+	// KeyEncryptionKey, 32 bytes, seals the keys in KeyStore with
+	// AES-256-GCM, each bound to its ID, so that a copy of the database
+	// does not let anyone mint tokens (ParseKeyEncryptionKey reads one kept
+	// as text). Nil: the keys are stored as they are (and a warning logged
+	// for the MAC key, unless KeyStore is in memory). Once a sealed key is
 	// stored, New refuses to start without the same KeyEncryptionKey, and a
-	// key stored unsealed is refused once one is set.
+	// key stored unsealed is refused once one is set: New's error is then
+	// ErrKeyEncryptionKey.
 	KeyEncryptionKey []byte
 	// Login, when set, enables the authorization endpoint and the
 	// authorization_code grant: it tells the endpoint who the user is (see
@@ -110,6 +114,9 @@ type Config struct {
 	// Keys sign access tokens: the first signs, all are published in the
 	// JWKS. Empty: one RS256 key generated at start (lost at exit).
 	Keys []SigningKey
+	// KeyRotation, when its Every is set, rotates the signing keys over
+	// KeyStore on a schedule (see KeyRotation). Off by default.
+	KeyRotation KeyRotation
 	// AccessTokenTTL is the lifetime of access tokens of clients that set
 	// none. Default 1h.
 	AccessTokenTTL time.Duration
@@ -164,9 +171,43 @@ type SigningKey struct {
 	// Algorithm is RS256 (default), ES256 or EdDSA.
 	Algorithm string
 	// Key is an *rsa.PrivateKey (2048 bits or more), a P-256
-	// *ecdsa.PrivateKey or an ed25519.PrivateKey. Nil: generated at start.
+	// *ecdsa.PrivateKey or an ed25519.PrivateKey. Nil: with an ID and a
+	// Config.KeyStore, the key stored there under ID, generated and stored
+	// by the first start (sealed with Config.KeyEncryptionKey, if set);
+	// otherwise generated at start, for this process only.
 	Key crypto.Signer
 }
+
+// KeyRotation rotates the signing keys on a schedule, over
+// Config.KeyStore, so that every instance sharing the store agrees on the
+// keys and on when each signs (rotation.go). Each key is published in the
+// JWKS PublishAhead before it signs, signs for Every, and stays published
+// until every token it signed has expired (RetireAfter), then is retired.
+// Config.Keys then holds at most the first key, with an ID and no Key
+// (default: "k1"): later keys are made by the rotation, or by
+// Server.RotateKeys.
+type KeyRotation struct {
+	// Every is how long each key signs before the next takes over. Zero:
+	// no rotation.
+	Every time.Duration
+	// PublishAhead is how long a new key is published before it signs:
+	// longer than the resource servers take to re-read the JWKS (its
+	// Cache-Control allows 5 minutes). Default 1 hour; Every must be
+	// longer.
+	PublishAhead time.Duration
+	// Algorithm of the keys the rotation makes: RS256, ES256 or EdDSA.
+	// Default: Config.Keys[0]'s, else RS256.
+	Algorithm string
+	// RetireAfter is how long a key stays published after its successor
+	// starts signing. Default: the longest access-token lifetime
+	// (Config.AccessTokenTTL, or a client's longer one when Config.Clients
+	// can list its clients, as storage.ClientStore can) plus 5 minutes, the
+	// most leeway the middleware allows.
+	RetireAfter time.Duration
+}
+
+// DefaultPublishAhead is KeyRotation.PublishAhead's default.
+const DefaultPublishAhead = time.Hour
 
 // RateLimits are in github.com/ulule/limiter's format ("<n>-<S|M|H|D>") or
 // "off"; empty means the default.
@@ -316,12 +357,16 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	for i, k := range cfg.Keys {
+		if k.ID == storage.RefreshMACKeyID {
+			bad("Config.Keys[%d].ID %q is the refresh-token MAC key's, not a signing key's", i, k.ID)
+		}
 		if k.Algorithm == "" {
 			cfg.Keys[i].Algorithm = keys.RS256
 		} else if !validAlg(k.Algorithm) {
 			bad("Config.Keys[%d].Algorithm %q: want RS256, ES256 or EdDSA", i, k.Algorithm)
 		}
 	}
+	cfg.rotationDefaults(bad)
 	if len(cfg.Keys) == 0 {
 		cfg.Keys = []SigningKey{{Algorithm: keys.RS256}}
 	}
@@ -332,6 +377,41 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Now = time.Now
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// rotationDefaults checks and fills KeyRotation, and the first key it
+// starts from.
+func (cfg *Config) rotationDefaults(bad func(string, ...any)) {
+	kr := &cfg.KeyRotation
+	if kr.Every < 0 || kr.PublishAhead < 0 || kr.RetireAfter < 0 {
+		bad("Config.KeyRotation durations must not be negative")
+		return
+	}
+	if kr.Every == 0 {
+		return
+	}
+	if kr.PublishAhead == 0 {
+		kr.PublishAhead = DefaultPublishAhead
+	}
+	if kr.Every <= kr.PublishAhead {
+		bad("Config.KeyRotation.Every (%v) must be longer than PublishAhead (%v): a key must sign for a while before the next is published", kr.Every, kr.PublishAhead)
+	}
+	if kr.Algorithm == "" {
+		kr.Algorithm = keys.RS256
+		if len(cfg.Keys) > 0 {
+			kr.Algorithm = cfg.Keys[0].Algorithm
+		}
+	} else if !validAlg(kr.Algorithm) {
+		bad("Config.KeyRotation.Algorithm %q: want RS256, ES256 or EdDSA", kr.Algorithm)
+	}
+	switch {
+	case len(cfg.Keys) == 0:
+		cfg.Keys = []SigningKey{{ID: "k1", Algorithm: kr.Algorithm}}
+	case len(cfg.Keys) > 1:
+		bad("with Config.KeyRotation, Config.Keys holds only the first key (the rotation makes the others, and keeps every key in the KeyStore published until it retires)")
+	case cfg.Keys[0].Key != nil || cfg.Keys[0].ID == "":
+		bad("with Config.KeyRotation, Config.Keys[0] needs an ID and no Key: the rotation keeps its keys in the KeyStore, by ID")
+	}
 }
 
 func validAlg(alg string) bool { return slices.Contains(keys.Algorithms, alg) }

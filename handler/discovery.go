@@ -66,7 +66,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	serveStatic(w, r, "application/json", s.keys.JWKS())
+	serveStatic(w, r, "application/json", s.keys.Load().JWKS())
 }
 
 // serveStatic answers GET and HEAD with a document that is fixed for the

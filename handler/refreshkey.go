@@ -3,13 +3,11 @@ package handler
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
-	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/internal/refreshtoken"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/memory"
@@ -19,7 +17,8 @@ import (
 // and an HMAC under this key (internal/refreshtoken), so every instance
 // that shares a token store must hold the same key. It is kept beside the
 // signing keys in the KeyStore, sealed with the key-encryption key when
-// one is set, exactly as the demo server keeps its signing keys.
+// one is set, exactly as the signing keys the handler generates
+// (keystore.go).
 
 // refreshKeyTimeout bounds New's reading and storing of the key.
 const refreshKeyTimeout = 10 * time.Second
@@ -38,57 +37,21 @@ func refreshKey(cfg Config, ks storage.KeyStore, log *slog.Logger) ([]byte, erro
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), refreshKeyTimeout)
 	defer cancel()
-	for range 2 {
-		key, err := loadRefreshKey(ctx, ks, cfg.KeyEncryptionKey)
-		if err != nil || key != nil {
-			return key, err
-		}
-		if key, err = newRefreshKey(cfg.Rand); err != nil {
-			return nil, err
-		}
-		sealed, err := keys.Seal(key, cfg.KeyEncryptionKey, storage.RefreshMACKeyID)
-		if err != nil {
-			return nil, err
-		}
-		err = ks.AddSigningKey(ctx, &storage.SigningKey{ID: storage.RefreshMACKeyID, Algorithm: refreshKeyAlg, Private: sealed, CreatedAt: cfg.Now()})
-		if errors.Is(err, storage.ErrAlreadyExists) {
-			continue // another instance stored its key first: use that one
-		}
-		if err != nil {
-			return nil, fmt.Errorf("storing the refresh-token MAC key: %w", err)
-		}
-		if _, inMemory := ks.(*memory.Store); cfg.KeyEncryptionKey == nil && !inMemory {
-			log.Warn("refresh-token MAC key stored unencrypted; set Config.KeyEncryptionKey before the first start to seal it",
-				"kid", storage.RefreshMACKeyID)
-		}
-		return key, nil
-	}
-	return nil, errors.New("the refresh-token MAC key could be neither stored nor read")
-}
-
-// loadRefreshKey returns the stored key, or nil if there is none.
-func loadRefreshKey(ctx context.Context, ks storage.KeyStore, kek []byte) ([]byte, error) {
-	all, err := ks.SigningKeys(ctx)
+	made := false
+	key, err := storedKey(ctx, ks, cfg.KeyEncryptionKey,
+		storage.SigningKey{ID: storage.RefreshMACKeyID, Algorithm: refreshKeyAlg, CreatedAt: cfg.Now()},
+		func() ([]byte, error) { made = true; return newRefreshKey(cfg.Rand) })
 	if err != nil {
-		return nil, fmt.Errorf("reading the refresh-token MAC key: %w", err)
+		return nil, fmt.Errorf("the refresh-token MAC key: %w", err)
 	}
-	for _, k := range all {
-		if k.ID != storage.RefreshMACKeyID {
-			continue
-		}
-		if k.Algorithm != refreshKeyAlg {
-			return nil, fmt.Errorf("the key %q is a %s signing key, not the refresh-token MAC key", k.ID, k.Algorithm)
-		}
-		key, err := keys.Unseal(k.Private, kek, k.ID)
-		if err != nil {
-			return nil, fmt.Errorf("the refresh-token MAC key: %w (Config.KeyEncryptionKey)", err)
-		}
-		if len(key) != refreshtoken.KeySize {
-			return nil, fmt.Errorf("the stored refresh-token MAC key is %d bytes, want %d", len(key), refreshtoken.KeySize)
-		}
-		return key, nil
+	if len(key) != refreshtoken.KeySize {
+		return nil, fmt.Errorf("the stored refresh-token MAC key is %d bytes, want %d", len(key), refreshtoken.KeySize)
 	}
-	return nil, nil
+	if _, inMemory := ks.(*memory.Store); made && cfg.KeyEncryptionKey == nil && !inMemory {
+		log.Warn("refresh-token MAC key stored unencrypted; set Config.KeyEncryptionKey before the first start to seal it",
+			"kid", storage.RefreshMACKeyID)
+	}
+	return key, nil
 }
 
 func newRefreshKey(r io.Reader) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -40,7 +41,9 @@ type Server struct {
 	clients  storage.ClientGetter // Config.Clients, or a cache in front of it
 	tokens   storage.TokenStore
 	consents storage.ConsentStore
-	keys     *keys.Set
+	keys     *keys.Ring // the signing keys; replaced whole when they rotate
+	keyStore storage.KeyStore
+	rot      *rotation // nil unless Config.KeyRotation is on
 	provider *provider.Provider
 	verifier *secret.Verifier
 	ips      clientip.Resolver
@@ -59,16 +62,46 @@ type Server struct {
 // one per line.
 func New(cfg Config) (*Server, error) {
 	cfg, cfgErr := cfg.withDefaults()
-	set, keyErr := buildKeys(cfg)
-	if err := errors.Join(cfgErr, keyErr); err != nil {
+	if cfg.Tokens == nil {
+		cfg.Tokens = memory.New()
+	}
+	ks := cfg.KeyStore
+	if ks == nil {
+		ks, _ = cfg.Tokens.(storage.KeyStore)
+	}
+	var keyErr error
+	if cfgErr == nil && ks == nil && cfg.KeyRotation.Every > 0 {
+		keyErr = errors.New("handler: Config.KeyRotation needs a Config.KeyStore (or Tokens that is one) to keep the keys in")
+	}
+	if cfgErr == nil && keyErr == nil {
+		// Only a valid config reaches the store: New must not write a key
+		// for a config it is about to refuse.
+		cfg.Keys, keyErr = persistKeys(cfg, ks)
+	}
+	set, setErr := buildKeys(cfg)
+	if err := errors.Join(cfgErr, keyErr, setErr); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, clients: cfg.Clients, keys: set, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
+	s := &Server{cfg: cfg, clients: cfg.Clients, keys: keys.NewRing(set), keyStore: ks, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
 	if changes, ok := cfg.Clients.(storage.ClientChanges); ok && cfg.ClientStaleness > 0 {
 		// The real clock, not cfg.Now: the bound is how long a change
 		// takes to travel, and a test clock standing still must not keep
 		// a deleted client alive.
 		s.clients = clientcache.New(cfg.Clients, changes, clientcache.Options{Staleness: cfg.ClientStaleness, Logger: cfg.Logger})
+	}
+	if cfg.KeyRotation.Every > 0 {
+		// The first read decides the keys before the first request: a key
+		// that cannot be opened stops New here, not a request later.
+		s.rot = newRotation(cfg, ks)
+		ctx, cancel := context.WithTimeout(context.Background(), keyRefreshTimeout)
+		err := s.refreshKeys(ctx)
+		cancel()
+		if err != nil {
+			if errors.Is(err, ErrKeyEncryptionKey) {
+				return nil, fmt.Errorf("handler: Config.KeyStore: %w", err)
+			}
+			return nil, fmt.Errorf("handler: Config.KeyRotation: %w", err)
+		}
 	}
 	var err error
 	if s.verifier, err = secret.New(secret.Options{MaxSlow: cfg.MaxSlowHashes, Rand: cfg.Rand}); err != nil {
@@ -90,19 +123,11 @@ func New(cfg Config) (*Server, error) {
 			return cfg.Claims(ctx, ClaimsRequest(in))
 		}
 	}
-	if cfg.Tokens == nil {
-		cfg.Tokens = memory.New()
-		s.cfg.Tokens = cfg.Tokens
-	}
 	s.tokens = cfg.Tokens
 	if s.consents = cfg.Consents; s.consents == nil {
 		if s.consents, _ = cfg.Tokens.(storage.ConsentStore); s.consents == nil {
 			s.consents = memory.New()
 		}
-	}
-	ks := cfg.KeyStore
-	if ks == nil {
-		ks, _ = cfg.Tokens.(storage.KeyStore)
 	}
 	macKey, err := refreshKey(cfg, ks, cfg.Logger)
 	if err != nil {
@@ -132,6 +157,9 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc(JWKSPath, s.serveJWKS)
 	s.mux.HandleFunc(MetadataPath, s.serveMetadata)
 	s.mux.HandleFunc(RevocationsPath, s.serveRevocations)
+	if s.rot != nil {
+		go s.rotationLoop()
+	}
 	return s, nil
 }
 
@@ -155,7 +183,34 @@ func (s *Server) CheckClient(c *storage.Client) error {
 
 // JWKS returns the public key set (RFC 7517 JSON) that verifies this
 // server's tokens, for resource servers in the same process.
-func (s *Server) JWKS() []byte { return append([]byte(nil), s.keys.JWKS()...) }
+func (s *Server) JWKS() []byte { return append([]byte(nil), s.keys.Load().JWKS()...) }
+
+// persistKeys returns cfg.Keys with every key that has an ID but no Key
+// read from ks, or generated and stored there (keystore.go), so that
+// restarts and every instance sharing ks sign with the same key. Without
+// ks such keys are left to buildKeys to generate, for this process only.
+func persistKeys(cfg Config, ks storage.KeyStore) ([]SigningKey, error) {
+	out := slices.Clone(cfg.Keys)
+	if ks == nil {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), refreshKeyTimeout)
+	defer cancel()
+	var errs []error
+	for i, sk := range out {
+		if sk.Key != nil || sk.ID == "" {
+			continue
+		}
+		priv, err := storedSigningKey(ctx, ks, cfg.KeyEncryptionKey,
+			storage.SigningKey{ID: sk.ID, Algorithm: sk.Algorithm, CreatedAt: cfg.Now()}, cfg.Rand)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+			continue
+		}
+		out[i].Key = priv
+	}
+	return out, errors.Join(errs...)
+}
 
 // buildKeys generates or binds every configured key. Keys whose algorithm
 // withDefaults already refused are skipped, so each problem is told once.

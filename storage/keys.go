@@ -15,6 +15,13 @@ type SigningKey struct {
 	// encrypted it to: stores keep it byte for byte.
 	Private   []byte
 	CreatedAt time.Time
+	// ActiveFrom is when the key starts signing; zero: from when it is
+	// stored. A key is published (in the JWKS) from when it is stored, so
+	// a later ActiveFrom announces it ahead of use.
+	ActiveFrom time.Time
+	// RetiredAt is when the key left the JWKS, once no token it signed is
+	// unexpired; zero while it is published.
+	RetiredAt time.Time
 }
 
 // Clone returns a deep copy.
@@ -37,6 +44,12 @@ type KeyStore interface {
 	// instances generating the same kid at once: the loser reads the
 	// winner's).
 	AddSigningKey(ctx context.Context, k *SigningKey) error
-	// SigningKeys returns every key, oldest first (then by ID).
+	// SigningKeys returns every key, retired ones too, oldest first (then
+	// by ID).
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// RetireSigningKey marks the key retired at at: it is kept, but no
+	// longer published. ErrNotFound if there is no such key. A key already
+	// retired keeps its first RetiredAt, so instances retiring it at once
+	// agree.
+	RetireSigningKey(ctx context.Context, id string, at time.Time) error
 }

@@ -49,21 +49,14 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.DurationVar(&atTTL, "access-token-ttl", 0, "access token lifetime (default: the server's)")
 		fs.DurationVar(&rtTTL, "refresh-token-ttl", 0, "refresh token lifetime (default: the server's)")
 	}
-	// Flags may follow the id too ("rotate-secret ID -storage SPEC"): parse
-	// on after each positional argument. The command and its arguments are
-	// checked before any storage is opened (or created).
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	// The command and its arguments are checked before any storage is
+	// opened (or created).
+	pos, err := parseMixed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
 	}
 	switch cmd {
 	case "list", "add":
@@ -232,6 +225,22 @@ func adminStorage(configPath, flagValue string) (spec string, users []userConfig
 		return "", nil, errors.New("clients: the storage is memory, which keeps nothing between runs: name sqlite:PATH or postgres://…")
 	}
 	return spec, users, checkStorage(spec)
+}
+
+// parseMixed parses flags that may follow the positional arguments too
+// ("rotate-secret ID -storage SPEC"): it parses on after each one, and
+// returns them.
+func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
 }
 
 // csv is a flag holding a comma-separated list.

@@ -13,7 +13,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/tollgate-oauth/tollgate/internal/keys"
+	"github.com/tollgate-oauth/tollgate/handler"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -55,7 +55,7 @@ type keySealing struct {
 // sealed never gets a fresh (and so wrong) key file made for it.
 func resolveSealing(ctx context.Context, spec string, store storage.KeyStore, allowUnsealed bool, logger *slog.Logger) (keySealing, error) {
 	if v := os.Getenv(kekEnv); v != "" {
-		kek, err := keys.ParseSealingKey(v)
+		kek, err := handler.ParseKeyEncryptionKey(v)
 		if err != nil {
 			return keySealing{}, fmt.Errorf("%s: %w", kekEnv, err)
 		}
@@ -108,7 +108,7 @@ func storedKinds(ctx context.Context, store storage.KeyStore) (sealed, plain boo
 		return false, false, fmt.Errorf("reading the stored signing keys: %w", err)
 	}
 	for _, k := range all {
-		if keys.IsSealed(k.Private) {
+		if handler.KeySealed(k) {
 			sealed = true
 		} else {
 			plain = true
@@ -128,7 +128,7 @@ func readKEKFile(path string, logger *slog.Logger) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("key-encryption key file: %w", err)
 	}
-	kek, err := keys.ParseSealingKey(strings.TrimSpace(string(data)))
+	kek, err := handler.ParseKeyEncryptionKey(strings.TrimSpace(string(data)))
 	if err != nil {
 		return nil, fmt.Errorf("key-encryption key file %s: not a key (want 32 bytes, base64, on one line): %w", path, err)
 	}

@@ -34,11 +34,16 @@ type fileConfig struct {
 	Issuer string `yaml:"issuer"`
 	// Storage is memory, sqlite:PATH or a postgres:// URL. Default
 	// sqlite:tollgate.db.
-	Storage        string         `yaml:"storage"`
-	Keys           []keyConfig    `yaml:"keys"`
-	RateLimits     rateConfig     `yaml:"rate_limits"`
-	TrustedProxies []string       `yaml:"trusted_proxies"`
-	Clients        []clientConfig `yaml:"clients"`
+	Storage string      `yaml:"storage"`
+	Keys    []keyConfig `yaml:"keys"`
+	// KeyRotation, when set, makes a new signing key every so often (e.g.
+	// 720h), published KeyPublishAhead (default 1h) before it signs; the
+	// keys are kept in the storage. Off by default.
+	KeyRotation     duration       `yaml:"key_rotation"`
+	KeyPublishAhead duration       `yaml:"key_publish_ahead"`
+	RateLimits      rateConfig     `yaml:"rate_limits"`
+	TrustedProxies  []string       `yaml:"trusted_proxies"`
+	Clients         []clientConfig `yaml:"clients"`
 	// Users sign in at the demo's /login page. Demo only: a real
 	// application signs its users in itself and hands tollgate the subject.
 	Users []userConfig `yaml:"users"`
@@ -260,6 +265,9 @@ func (cfg *fileConfig) check() error {
 		}
 		kids[k.KID] = true
 	}
+	if err := cfg.checkRotation(); err != nil {
+		return err
+	}
 	if err := checkStorage(cfg.Storage); err != nil {
 		return fmt.Errorf("storage: %v", err)
 	}
@@ -336,6 +344,31 @@ func (cfg *fileConfig) check() error {
 // so a resource API that reads only sub could not tell the two apart
 // (tollgate marks machine tokens "sub_type": "client", but an API may not
 // look). client finds a client by id and says where it is defined.
+// checkRotation checks key_rotation against the keys: a rotating server
+// makes its keys and keeps them in the storage, so it starts from one
+// generated key at most.
+func (cfg *fileConfig) checkRotation() error {
+	every, ahead := time.Duration(cfg.KeyRotation), time.Duration(cfg.KeyPublishAhead)
+	if every == 0 {
+		if ahead != 0 {
+			return errors.New("key_publish_ahead: only means something with key_rotation")
+		}
+		return nil
+	}
+	if ahead == 0 {
+		ahead = handler.DefaultPublishAhead
+	}
+	switch {
+	case every <= ahead:
+		return fmt.Errorf("key_rotation: %v must be longer than key_publish_ahead (%v): each key signs for key_rotation minus key_publish_ahead before the next is published", every, ahead)
+	case len(cfg.Keys) > 1:
+		return errors.New("keys: with key_rotation, list one key at most (the first; the rotation makes the others)")
+	case len(cfg.Keys) == 1 && cfg.Keys[0].File != "":
+		return errors.New("keys[0].file: with key_rotation the keys are generated and kept in the storage; a key from a file cannot rotate")
+	}
+	return nil
+}
+
 func checkSubjects(users []userConfig, client func(id string) (where string, ok bool)) error {
 	for i, u := range users {
 		if where, ok := client(u.Username); ok {

@@ -9,6 +9,7 @@
 //	go run ./examples/server -storage postgres://… -allow-unsealed-keys   # keys unencrypted: no TOLLGATE_KEY_ENCRYPTION_KEY
 //	go run ./examples/server hash-secret      # reads a secret or password on stdin, prints its hash
 //	go run ./examples/server clients list     # client management: list, add, rotate-secret, delete
+//	go run ./examples/server keys list        # signing keys: list, rotate, retire KID
 package main
 
 import (
@@ -60,6 +61,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if len(args) > 0 && args[0] == "clients" {
 		return runClients(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "keys" {
+		return runKeys(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -124,10 +128,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if d != nil {
 		d.addUserFlow(cfg) // its redirect URI is on the issuer
 	}
-	srv, err := buildServer(ctx, cfg, logger, d, store, seal)
+	srv, tg, err := buildServer(ctx, cfg, logger, d, store, seal)
 	if err != nil {
 		return err
 	}
+	defer tg.Close() // stops the signing keys' re-reading
 
 	addr := ln.Addr().String()
 	keysNote := ""
@@ -201,13 +206,10 @@ func loadOrDefault(path string) (*fileConfig, *demo, error) {
 // buildServer turns the file config into the demo's routes: the sign-in
 // and callback pages, and the tollgate handler (over an in-memory store)
 // for everything else. d is the zero-config demo, or nil.
-func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store, seal keySealing) (http.Handler, error) {
+func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store, seal keySealing) (http.Handler, *handler.Server, error) {
 	signing, err := cfg.signingKeys()
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if signing, err = persistedKeys(ctx, store, signing, seal); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	createOnly := map[string]bool{}
 	if d != nil {
@@ -215,17 +217,17 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	}
 	created, err := syncClients(ctx, store, cfg, createOnly)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d != nil && !created[demoClientID] {
 		d.secret = "" // set when the database was made; not known any more
 	}
 	if err := checkStoredSubjects(ctx, store, cfg.Users); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	limitStore, err := rateLimitStore(cfg.RateLimits)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var proxies []netip.Prefix
 	for _, p := range cfg.TrustedProxies {
@@ -236,11 +238,14 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 		Issuer:  cfg.Issuer,
 		Clients: store,
 		Tokens:  store,
-		// The refresh-token MAC key is kept beside the signing keys, sealed
-		// the same way, so restarts and several instances share it.
+		// The handler keeps the keys it generates in the store: the
+		// configured keys without a file (by kid) and the refresh-token MAC
+		// key, sealed with the key-encryption key, so restarts and several
+		// instances share them.
 		KeyStore:         store,
 		KeyEncryptionKey: seal.kek,
 		Keys:             signing,
+		KeyRotation:      handler.KeyRotation{Every: time.Duration(cfg.KeyRotation), PublishAhead: time.Duration(cfg.KeyPublishAhead)},
 		RateLimits: handler.RateLimits{
 			Token: cfg.RateLimits.Token, TokenPerIP: cfg.RateLimits.TokenPerIP, FailedAuth: cfg.RateLimits.FailedAuth,
 			Store: limitStore, FailClosed: cfg.RateLimits.OnStoreError == "closed",
@@ -256,7 +261,7 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	if len(cfg.Users) > 0 {
 		login, err := newLoginPage(cfg, proxies, limitStore, logger)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		hcfg.Login = login.hook
 		hcfg.Claims = login.users.claims
@@ -267,14 +272,17 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	}
 	mux.Handle("GET "+callbackPath, callbackPage{demo: d, log: logger})
 	srv, err := handler.New(hcfg)
+	if errors.Is(err, handler.ErrKeyEncryptionKey) {
+		return nil, nil, fmt.Errorf("signing keys: %w (the key-encryption key is read from %s)", err, seal.source)
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if consent != nil {
 		consent.srv = srv
 	}
 	mux.Handle("/", srv)
-	return mux, nil
+	return mux, srv, nil
 }
 
 // newLoginPage builds the sign-in pages. Failed sign-ins are counted in

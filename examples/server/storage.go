@@ -2,23 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/memory"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
 
 // defaultStorage keeps the demo's state across restarts: clients added
-// with "server clients", generated signing keys, refresh tokens and
-// revocations.
+// with "server clients", the signing keys the handler generated, refresh
+// tokens and revocations.
 const defaultStorage = "sqlite:tollgate.db"
 
 // kekEnv names the environment variable holding the key that encrypts
@@ -77,88 +73,6 @@ func syncClients(ctx context.Context, store storage.ClientStore, cfg *fileConfig
 		}
 	}
 	return created, nil
-}
-
-// persistedKeys resolves the configured keys that have no file: the same
-// kid as a stored key is that key (unsealed with seal's key-encryption
-// key, if any), a new kid is generated and stored (sealed with it). Two
-// instances starting together agree: the second to store reads the first's.
-func persistedKeys(ctx context.Context, store storage.KeyStore, signing []handler.SigningKey, seal keySealing) ([]handler.SigningKey, error) {
-	kek := seal.kek
-	out := make([]handler.SigningKey, len(signing))
-	for i, sk := range signing {
-		out[i] = sk
-		if sk.Key != nil {
-			continue // from a file
-		}
-		for attempt := 0; attempt < 2; attempt++ {
-			k, err := loadKey(ctx, store, sk.ID, kek)
-			if err != nil {
-				return nil, fmt.Errorf("keys[%d]: %w (the key-encryption key is read from %s)", i, err, seal.source)
-			}
-			if k != nil {
-				if k.alg != sk.Algorithm {
-					return nil, fmt.Errorf("keys[%d]: the stored key %q is %s, the config says %s", i, sk.ID, k.alg, sk.Algorithm)
-				}
-				out[i].Key = k.signer
-				break
-			}
-			priv, err := keys.Generate(sk.Algorithm, rand.Reader)
-			if err != nil {
-				return nil, fmt.Errorf("keys[%d]: %w", i, err)
-			}
-			pem, err := keys.MarshalPEM(priv)
-			if err != nil {
-				return nil, err
-			}
-			sealed, err := keys.Seal(pem, kek, sk.ID)
-			if err != nil {
-				return nil, err
-			}
-			err = store.AddSigningKey(ctx, &storage.SigningKey{ID: sk.ID, Algorithm: sk.Algorithm, Private: sealed, CreatedAt: time.Now()})
-			if errors.Is(err, storage.ErrAlreadyExists) {
-				continue // another instance stored it first: read theirs
-			}
-			if err != nil {
-				return nil, fmt.Errorf("keys[%d]: %w", i, err)
-			}
-			out[i].Key = priv
-			break
-		}
-		if out[i].Key == nil {
-			return nil, fmt.Errorf("keys[%d]: could not store or read key %q", i, sk.ID)
-		}
-	}
-	return out, nil
-}
-
-type loadedKey struct {
-	alg    string
-	signer crypto.Signer
-}
-
-func loadKey(ctx context.Context, store storage.KeyStore, kid string, kek []byte) (*loadedKey, error) {
-	all, err := store.SigningKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range all {
-		// The store also holds the handler's refresh-token MAC key (a
-		// secret HS256 key): never a signing key, never in the JWKS.
-		if k.ID != kid || k.Algorithm == "HS256" || k.ID == storage.RefreshMACKeyID {
-			continue
-		}
-		pem, err := keys.Unseal(k.Private, kek, kid)
-		if err != nil {
-			return nil, err
-		}
-		signer, err := keys.ParsePEM(pem)
-		if err != nil {
-			return nil, fmt.Errorf("stored key %q: %w", kid, err)
-		}
-		return &loadedKey{alg: k.Algorithm, signer: signer}, nil
-	}
-	return nil, nil
 }
 
 // checkStoredSubjects is checkSubjects against the clients in the store:

@@ -18,6 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -41,6 +44,9 @@ const minRSABits = 2048
 type Key struct {
 	ID  string
 	Alg string
+	// ActiveFrom is when the key starts signing (Set.SigningAt); zero:
+	// whenever it is in a Set.
+	ActiveFrom time.Time
 
 	private crypto.Signer
 	header  string // the protected header, encoded, with its "."
@@ -154,41 +160,83 @@ func (k *Key) Public() crypto.PublicKey { return k.private.Public() }
 // Private returns the private key, for persisting generated keys.
 func (k *Key) Private() crypto.Signer { return k.private }
 
-// Set is the ordered key set of a server: the first key signs, all are
-// published, so a new key can be announced before it signs and an old one
-// kept until its tokens expire.
+// Set is the ordered key set of a server: every key is published, so a
+// new key can be announced before it signs and an old one kept until its
+// tokens expire. Which key signs is SigningAt's choice.
 type Set struct {
 	keys []*Key
+	algs []string
 	jwks []byte
 }
 
-// NewSet checks that kids are unique and renders the JWKS once.
+// NewSet checks that kids are unique and renders the JWKS once. Keys come
+// newest first: SigningAt takes the first one whose ActiveFrom has come,
+// so of keys without a schedule the first signs.
 func NewSet(keys ...*Key) (*Set, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("keys: at least one key is required")
 	}
 	set := jose.JSONWebKeySet{}
 	seen := make(map[string]bool, len(keys))
+	var algs []string
 	for _, k := range keys {
 		if seen[k.ID] {
 			return nil, fmt.Errorf("keys: kid %q is used twice", k.ID)
 		}
 		seen[k.ID] = true
+		if !slices.Contains(algs, k.Alg) {
+			algs = append(algs, k.Alg)
+		}
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public(), KeyID: k.ID, Algorithm: k.Alg, Use: "sig"})
 	}
 	jwks, err := json.Marshal(set)
 	if err != nil {
 		return nil, fmt.Errorf("keys: rendering JWKS: %w", err)
 	}
-	return &Set{keys: keys, jwks: jwks}, nil
+	return &Set{keys: keys, algs: algs, jwks: jwks}, nil
 }
 
-// Signing returns the key that signs new tokens.
+// Signing returns the first key, the one that signs when no key has a
+// schedule.
 func (s *Set) Signing() *Key { return s.keys[0] }
 
-// Keys returns every key, signing key first.
+// SigningAt returns the key that signs at now: the first whose ActiveFrom
+// is not after now. Every instance holding the same keys switches at the
+// same instant, whenever it last re-read them. If every key is still to
+// come (only a clock set back can do that), the oldest signs.
+func (s *Set) SigningAt(now time.Time) *Key {
+	for _, k := range s.keys {
+		if !k.ActiveFrom.After(now) {
+			return k
+		}
+	}
+	return s.keys[len(s.keys)-1]
+}
+
+// Keys returns every key, in the order given to NewSet.
 func (s *Set) Keys() []*Key { return s.keys }
+
+// Algorithms returns the algorithms of the keys, each once.
+func (s *Set) Algorithms() []string { return s.algs }
 
 // JWKS returns the public JSON Web Key Set (RFC 7517). The caller must not
 // modify it.
 func (s *Set) JWKS() []byte { return s.jwks }
+
+// Ring holds the current Set of a server whose keys change while it runs
+// (rotation): a request loads the Set once and uses that, and a new Set
+// replaces the old whole, so no request sees half of each.
+type Ring struct{ p atomic.Pointer[Set] }
+
+// NewRing returns a Ring holding s.
+func NewRing(s *Set) *Ring {
+	r := &Ring{}
+	r.p.Store(s)
+	return r
+}
+
+// Load returns the current Set.
+func (r *Ring) Load() *Set { return r.p.Load() }
+
+// Store makes s the current Set.
+func (r *Ring) Store(s *Set) { r.p.Store(s) }

@@ -73,7 +73,7 @@ func (p *Provider) mintAccessToken(ctx context.Context, grant string, r fosite.R
 		}
 	}
 	claims.Extra = extra
-	token, err := accesstoken.Mint(p.opts.Keys.Signing(), claims)
+	token, err := accesstoken.Mint(p.opts.Keys.Load().SigningAt(now), claims)
 	if err != nil {
 		return "", "", &Internal{Err: err}
 	}

@@ -55,7 +55,7 @@ type ClaimsFunc func(ctx context.Context, in ClaimsInput) (map[string]any, error
 type Options struct {
 	Issuer         string
 	TokenURL       string
-	Keys           *keys.Set
+	Keys           *keys.Ring // the current keys: rotation replaces them
 	Clients        storage.ClientGetter
 	AccessTokenTTL time.Duration
 	Now            func() time.Time
@@ -85,7 +85,6 @@ type Provider struct {
 	fosite *fosite.Fosite
 	store  *fositeStore
 	grants map[string]bool
-	algs   []string // of the server's keys, for verifying its own tokens
 }
 
 // Response is a successful token response.
@@ -132,11 +131,6 @@ func New(o Options) (*Provider, error) {
 		MinParameterEntropy: fosite.MinParameterEntropy,
 	}
 	p := &Provider{opts: o, grants: make(map[string]bool)}
-	for _, k := range o.Keys.Keys() {
-		if !slices.Contains(p.algs, k.Alg) {
-			p.algs = append(p.algs, k.Alg)
-		}
-	}
 	p.store = &fositeStore{p: p, clients: o.Clients, tokens: o.Tokens}
 	p.fosite = fosite.NewOAuth2Provider(p.store, cfg)
 	strategy := &tokenStrategy{p: p}

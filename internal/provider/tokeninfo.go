@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
+	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
 	"github.com/tollgate-oauth/tollgate/internal/scope"
 	"github.com/tollgate-oauth/tollgate/storage"
@@ -35,13 +36,16 @@ type Introspection struct {
 
 // verifyOwn verifies one of this server's own access tokens at time now.
 func (p *Provider) verifyOwn(ctx context.Context, token string, now time.Time) (*jwtverify.Claims, error) {
-	policy := &jwtverify.Policy{Issuer: p.opts.Issuer, Algorithms: p.algs, MaxBytes: 16 << 10}
-	return jwtverify.Verify(ctx, token, p.key, policy, now)
+	// One Set for the whole check: a rotation between reading the
+	// algorithms and finding the key must not mix two.
+	set := p.opts.Keys.Load()
+	policy := &jwtverify.Policy{Issuer: p.opts.Issuer, Algorithms: set.Algorithms(), MaxBytes: 16 << 10}
+	return jwtverify.Verify(ctx, token, func(ctx context.Context, kid string) (jwtverify.Key, error) { return ownKey(set, kid) }, policy, now)
 }
 
-// key finds one of the server's own keys by kid.
-func (p *Provider) key(_ context.Context, kid string) (jwtverify.Key, error) {
-	for _, k := range p.opts.Keys.Keys() {
+// ownKey finds one of the server's own keys by kid.
+func ownKey(set *keys.Set, kid string) (jwtverify.Key, error) {
+	for _, k := range set.Keys() {
 		if k.ID == kid {
 			return jwtverify.Key{Public: k.Public(), Alg: k.Alg}, nil
 		}

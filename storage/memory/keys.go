@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/tollgate-oauth/tollgate/storage"
 )
@@ -40,4 +41,19 @@ func (s *Store) SigningKeys(_ context.Context) ([]*storage.SigningKey, error) {
 		return cmp.Compare(a.ID, b.ID)
 	})
 	return out, nil
+}
+
+// RetireSigningKey implements storage.KeyStore.
+func (s *Store) RetireSigningKey(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if k.ID == id {
+			if k.RetiredAt.IsZero() {
+				k.RetiredAt = at
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("signing key %q: %w", id, storage.ErrNotFound)
 }

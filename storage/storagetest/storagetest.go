@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore NewStore) {
 		fn   func(*testing.T, storage.Store)
 	}{
 		{"KeysRoundTrip", testKeysRoundTrip},
+		{"KeysRetire", testKeysRetire},
 		{"ClientRoundTrip", testClientRoundTrip},
 		{"ClientNotFound", testClientNotFound},
 		{"ClientDuplicate", testClientDuplicate},
