@@ -206,7 +206,9 @@ func (s *Server) retireAfter(ctx context.Context) (time.Duration, error) {
 		return s.rot.cfg.RetireAfter, nil
 	}
 	ttl := s.cfg.AccessTokenTTL
-	if l, ok := s.clients.(interface {
+	// cfg.Clients, not s.clients: the client cache in front of it cannot
+	// list, and a lifetime missed here would retire a key too early.
+	if l, ok := s.cfg.Clients.(interface {
 		ListClients(context.Context) ([]*storage.Client, error)
 	}); ok {
 		list, err := l.ListClients(ctx)
