@@ -175,6 +175,12 @@ func (c *refreshChain) next(ctx context.Context) error {
 
 var hiddenField = regexp.MustCompile(`name="(csrf_token|return_to)" value="([^"]*)"`)
 
+// The demo's consent form: its hidden fields and its scope checkboxes.
+var (
+	consentHidden = regexp.MustCompile(`<input type="hidden" name="(csrf_token|ticket)" value="([^"]*)">`)
+	consentScope  = regexp.MustCompile(`<input type="checkbox" name="scope" value="([^"]*)" checked>`)
+)
+
 // signIn walks the browser flow: authorize, the login form, back to
 // authorize, the code, the exchange. It returns a refresh token. The
 // steps before the exchange are not counted: they are pages, not the
@@ -234,8 +240,28 @@ func (l *load) signIn(ctx context.Context) (string, error) {
 	if res.StatusCode != http.StatusSeeOther {
 		return "", fmt.Errorf("sign-in: %d", res.StatusCode)
 	}
-	if res, _, err = step(http.MethodGet, l.base+res.Header.Get("Location"), nil); err != nil {
+	if res, page, err = step(http.MethodGet, l.base+res.Header.Get("Location"), nil); err != nil {
 		return "", err
+	}
+	// The demo asks a native app (this public client on a loopback
+	// redirect URI) for consent every time: approve every scope offered.
+	if res.StatusCode == http.StatusOK && strings.Contains(page, `action="/consent"`) {
+		answer := url.Values{"action": {"allow"}}
+		for _, m := range consentHidden.FindAllStringSubmatch(page, -1) {
+			answer.Set(m[1], html.UnescapeString(m[2]))
+		}
+		for _, m := range consentScope.FindAllStringSubmatch(page, -1) {
+			answer.Add("scope", html.UnescapeString(m[1]))
+		}
+		if res, _, err = step(http.MethodPost, l.base+"/consent", answer); err != nil {
+			return "", err
+		}
+		if res.StatusCode != http.StatusSeeOther {
+			return "", fmt.Errorf("consent: %d, want 303", res.StatusCode)
+		}
+		if res, _, err = step(http.MethodGet, l.base+res.Header.Get("Location"), nil); err != nil {
+			return "", err
+		}
 	}
 	back, err := url.Parse(res.Header.Get("Location"))
 	if err != nil || back.Query().Get("code") == "" {

@@ -65,10 +65,11 @@ func percentile(ds []time.Duration, p int) time.Duration {
 //   - p99 of good requests under 50 ms over the run.
 func verdict(rows []sample) bool {
 	var all []time.Duration
-	total5xx, requests := 0, 0
+	total5xx, unexpected, requests := 0, 0, 0
 	for _, r := range rows {
 		all = append(all, r.good...)
 		total5xx += r.status5xx
+		unexpected += r.unexpected
 		requests += r.requests
 	}
 	early, late := windows(rows)
@@ -90,6 +91,10 @@ func verdict(rows []sample) bool {
 		detail string
 	}{
 		{"0 5xx", total5xx == 0, fmt.Sprintf("%d of %d requests", total5xx, requests)},
+		// A good request refused, or a bad one accepted: the load itself is
+		// broken (a sign-in that no longer works, say), and every other
+		// figure measures the wrong thing.
+		{"0 unexpected", unexpected == 0, fmt.Sprintf("%d of %d requests", unexpected, requests)},
 		{"RSS flat", within(mean(early, rss), mean(late, rss)), fmt.Sprintf("%.1f → %.1f MiB", mib(int64(mean(early, rss))), mib(int64(mean(late, rss))))},
 		{"fds flat", within(mean(early, fds), mean(late, fds)), fmt.Sprintf("%.0f → %.0f", mean(early, fds), mean(late, fds))},
 		{"db bounded", mean(late, db) <= mean(early, db)*1.2+4<<20, fmt.Sprintf("%.2f → %.2f MiB", mib(int64(mean(early, db))), mib(int64(mean(late, db))))},
