@@ -208,13 +208,13 @@ func toResponse(ar fosite.AccessRequester, resp fosite.AccessResponder) (*Respon
 	if !ok {
 		return nil, &Internal{Err: errors.New("provider: response without a tollgate session")}
 	}
-	m := resp.ToMap()
 	out := &Response{
 		AccessToken: resp.GetAccessToken(), TokenType: "Bearer",
 		ExpiresIn: int64(sess.GetExpiresAt(fosite.AccessToken).Sub(sess.IssuedAt) / time.Second),
 		Scope:     scope.Join(ar.GetGrantedScopes()), CreatedAt: sess.IssuedAt.Unix(),
 	}
-	out.RefreshToken, _ = m["refresh_token"].(string)
+	// GetExtra, not ToMap: ToMap builds a map of every field per token.
+	out.RefreshToken, _ = resp.GetExtra("refresh_token").(string)
 	return out, nil
 }
 
