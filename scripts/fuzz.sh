@@ -8,6 +8,8 @@
 #   FUZZ_PARALLEL=1              fuzzing workers per target (default 1)
 #   FUZZ_MINIMIZE=10s            time to minimize each new input (default: N, at most 10 s;
 #                                go's own default, 60 s, would eat a short run)
+#   FUZZ_SHARD=K/M               run only every M-th target, starting at the K-th (1-based), so
+#                                M shells can share a long run: FUZZ_SHARD=1/2 and FUZZ_SHARD=2/2
 #
 # go test -fuzz takes one package and one matching target at a time, hence
 # the loop.
@@ -17,6 +19,10 @@ secs=${1:-10}
 case "$secs" in '' | *[!0-9]* | 0) echo "usage: $0 [seconds per target]" >&2; exit 2 ;; esac
 workers=${FUZZ_PARALLEL:-1}
 minimize=${FUZZ_MINIMIZE:-$((secs < 10 ? secs : 10))s}
+shard=${FUZZ_SHARD:-1/1}
+case "$shard" in [1-9]/[1-9]) ;; *) echo "FUZZ_SHARD must look like 1/2" >&2; exit 2 ;; esac
+shard_k=${shard%/*} shard_m=${shard#*/}
+[ "$shard_k" -le "$shard_m" ] || { echo "FUZZ_SHARD: $shard_k > $shard_m" >&2; exit 2; }
 
 # The packages that define a fuzz target, then the targets go test lists.
 mapfile -t dirs < <(grep -rlE --include='*_test.go' '^func Fuzz[A-Z0-9_]' . | xargs -n1 dirname | sort -u)
@@ -37,6 +43,8 @@ printf '%-28s %-20s %12s %8s  %s\n' package target execs seconds result
 for dir in "${dirs[@]}"; do
   pkg=${dir#./}
   for name in $(go test -list '^Fuzz' "$dir" | grep '^Fuzz'); do
+    index=$((${index:-0} + 1))
+    [ $(((index - 1) % shard_m + 1)) -eq "$shard_k" ] || continue
     # -timeout: go's default 10 m would cut a 10-minute run short.
     if go test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" -fuzzminimizetime "$minimize" \
       -parallel "$workers" -timeout "$((secs + 300))s" "$dir" >"$log" 2>&1; then
