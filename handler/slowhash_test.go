@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -185,5 +186,51 @@ func TestSlowHashCap(t *testing.T) {
 	rlWantOK(t, "the refused right secret, now", rlToken(t, ts, "198.51.100.3", integrationID, integrationSecret))
 	if n := runs.Load(); n != 3 {
 		t.Errorf("%d slow hashes ran, want 3 (the held one, the later guess, the right secret)", n)
+	}
+}
+
+// The workers of one integration often start together, each presenting the
+// same secret this server has not verified yet. They share one slow hash
+// instead of filling the cap and being refused as busy.
+func TestWorkersStartingTogetherShareOneSlowHash(t *testing.T) {
+	t.Parallel()
+	ts, srv := newServer(t, func(cfg *handler.Config) {
+		cfg.MaxSlowHashes = 1
+		cfg.TrustedProxies = rlLoopback
+	})
+	entered, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	handler.SetSlowHashHook(srv, func(handler.SlowHash) {
+		if runs.Add(1) == 1 {
+			close(entered)
+			<-release // holds the only slot until the others are on their way
+		}
+	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+
+	const workers = 8
+	results := make(chan result, workers)
+	go func() { results <- rlToken(t, ts, "198.51.100.10", integrationID, integrationSecret) }()
+	<-entered
+	var started sync.WaitGroup
+	for i := range workers - 1 {
+		started.Add(1)
+		go func() {
+			started.Done()
+			results <- rlToken(t, ts, fmt.Sprintf("198.51.100.%d", 11+i), integrationID, integrationSecret)
+		}()
+	}
+	started.Wait()
+	for range 1000 { // without sharing, a worker reaching the cap now is refused at once
+		runtime.Gosched()
+	}
+	unblock()
+	for i := range workers {
+		rlWantOK(t, fmt.Sprintf("worker %d", i), <-results)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("%d slow hashes ran for %d workers with one secret, want 1", n, workers)
 	}
 }

@@ -60,5 +60,5 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	if req.GrantType != storage.GrantClientCredentials {
 		s.maybePurge() // the other grants write to the token store
 	}
-	s.respondToken(w, r, resp, quota)
+	s.respondToken(w, resp, quota)
 }

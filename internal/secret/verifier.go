@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // DefaultCacheSize bounds the Verifier's cache of verified slow secrets.
@@ -36,12 +38,20 @@ var ErrBusy = errors.New("secret: too many slow hashes running")
 // Slow hashes are capped: at most Options.MaxSlow run at once (argon2id
 // takes 19 MiB each). [Verifier.Check] and [Verifier.Dummy] refuse with
 // [ErrBusy] past the cap; [Verifier.Verify] and [Verifier.Fail] wait.
+//
+// Identical checks that arrive together share one slow hash and its
+// answer: the workers of one integration starting at once present the
+// same unverified secret, and without this all but the first few would be
+// refused as busy, while a flood of one repeated guess would hold every
+// slot. Identical means the same client id, stored hash and presented
+// secret, compared by their MAC under the Verifier's key.
 type Verifier struct {
-	key   [32]byte
-	max   int
-	slots chan struct{}
-	hook  atomic.Pointer[func(Run)]
-	kinds kinds
+	key    [32]byte
+	max    int
+	slots  chan struct{}
+	hook   atomic.Pointer[func(Run)]
+	kinds  kinds
+	flight singleflight.Group
 
 	mu    sync.RWMutex
 	cache map[string]entry
@@ -150,15 +160,25 @@ func (v *Verifier) check(id, hash, presented string, wait bool) (bool, error) {
 		return v.dummy(id, presented, wait)
 	}
 	k := v.kinds.learn(id, hash)
-	ok, err := v.run(k, false, wait, func() bool {
-		// Compared even when empty, so a missing secret costs a wrong one.
-		return compare(hash, presented) && presented != ""
-	})
-	if !ok || err != nil {
-		return false, err
-	}
 	mac := v.mac(id, presented)
+	return v.shared(wait, "check\x00"+hash, mac, func() (bool, error) {
+		ok, err := v.run(k, false, wait, func() bool {
+			// Compared even when empty, so a missing secret costs a wrong one.
+			return compare(hash, presented) && presented != ""
+		})
+		if ok && err == nil {
+			// Before the shared run ends, so a caller arriving just after
+			// it finds the entry instead of hashing again.
+			v.remember(id, hash, mac)
+		}
+		return ok, err
+	})
+}
+
+// remember caches a verified secret's MAC for client id.
+func (v *Verifier) remember(id, hash string, mac [sha256.Size]byte) {
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	if len(v.cache) >= v.max {
 		for k := range v.cache { // map order is random: evicts a random entry
 			delete(v.cache, k)
@@ -166,14 +186,32 @@ func (v *Verifier) check(id, hash, presented string, wait bool) (bool, error) {
 		}
 	}
 	v.cache[id] = entry{hash: hash, mac: mac}
-	v.mu.Unlock()
-	return true, nil
 }
 
 func (v *Verifier) dummy(id, presented string, wait bool) (bool, error) {
 	k := v.kinds.pick(v.key[:], id)
-	_, err := v.run(k, true, wait, func() bool { return compare(k.dummy, presented) })
+	// Shared like a real check, so that a repeated guess costs an unknown
+	// client what it costs an existing one.
+	_, err := v.shared(wait, "dummy", v.mac(id, presented), func() (bool, error) {
+		return v.run(k, true, wait, func() bool { return compare(k.dummy, presented) })
+	})
 	return false, err
+}
+
+// shared runs f once for all callers that ask with the same what and mac
+// while it runs, and gives each its result. Callers that wait for a slot
+// never share with callers that do not: those may get ErrBusy, which a
+// waiting caller must never see.
+func (v *Verifier) shared(wait bool, what string, mac [sha256.Size]byte, f func() (bool, error)) (bool, error) {
+	key := what + "\x00" + string(mac[:])
+	if wait {
+		key = "wait\x00" + key
+	}
+	r, err, _ := v.flight.Do(key, func() (any, error) {
+		ok, err := f()
+		return ok, err
+	})
+	return r.(bool), err
 }
 
 // run runs f, one slow hash of kind k, in a slot.

@@ -3,8 +3,10 @@ package secret
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -146,5 +148,64 @@ func TestDummyHashesAreValidAndNeverMatch(t *testing.T) {
 				t.Errorf("dummy of %s matches %q", k.name, p)
 			}
 		}
+	}
+}
+
+// Identical checks in flight together share one slow hash: with one slot,
+// none of them is refused as busy, and the hash runs once. Different
+// secrets still each need their own slot.
+func TestIdenticalChecksShareOneHash(t *testing.T) {
+	t.Parallel()
+	v, err := New(Options{MaxSlow: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	v.SetHook(func(Run) {
+		if runs.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+	})
+	b4, _ := bcrypt.GenerateFromPassword([]byte("pw"), 4)
+	const n = 8
+	results := make(chan error, n)
+	go func() {
+		ok, err := v.Check("a", string(b4), "pw")
+		if !ok && err == nil {
+			err = errors.New("refused the right secret")
+		}
+		results <- err
+	}()
+	<-entered
+	var started sync.WaitGroup
+	for range n - 1 {
+		started.Add(1)
+		go func() {
+			started.Done()
+			ok, err := v.Check("a", string(b4), "pw")
+			if !ok && err == nil {
+				err = errors.New("refused the right secret")
+			}
+			results <- err
+		}()
+	}
+	started.Wait()
+	for range 1000 { // let the followers reach the check: without sharing they would be refused at once
+		runtime.Gosched()
+	}
+	// A different secret for the same client is not the same check.
+	if _, err := v.Check("a", string(b4), "other"); !errors.Is(err, ErrBusy) {
+		t.Errorf("a different secret at the cap = %v, want ErrBusy", err)
+	}
+	close(release)
+	for range n {
+		if err := <-results; err != nil {
+			t.Errorf("identical check: %v", err)
+		}
+	}
+	if got := runs.Load(); got != 1 {
+		t.Errorf("%d slow hashes ran for %d identical checks, want 1", got, n)
 	}
 }
