@@ -58,7 +58,9 @@ for dir in "${dirs[@]}"; do
     fi
     # go's last status line; a run that ends during its baseline has none.
     execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
-    took=$(grep -oE 'elapsed: [0-9]+s' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+    # go writes the time as a Go duration: 57s, 9m57s, 1h0m3s.
+    took=$(grep -oE 'elapsed: ([0-9]+h)?([0-9]+m)?[0-9]+s' "$log" | tail -1 | cut -d' ' -f2 |
+      awk -F'[hms]' '/h/ { print $1 * 3600 + $2 * 60 + $3; next } /m/ { print $1 * 60 + $2; next } { print $1 }' || true)
     printf '%-28s %-20s %12s %8s  %s\n' "$pkg" "$name" "${execs:--}" "${took:--}" "$result"
     if [ "$result" = FAIL ]; then
       sed 's/^/    /' "$log"

@@ -339,11 +339,6 @@ func (cfg *fileConfig) check() error {
 	})
 }
 
-// checkSubjects refuses a user named like a client. A client_credentials
-// token's sub is its client id and a user's token's sub is the username,
-// so a resource API that reads only sub could not tell the two apart
-// (tollgate marks machine tokens "sub_type": "client", but an API may not
-// look). client finds a client by id and says where it is defined.
 // checkRotation checks key_rotation against the keys: a rotating server
 // makes its keys and keeps them in the storage, so it starts from one
 // generated key at most.
@@ -369,6 +364,11 @@ func (cfg *fileConfig) checkRotation() error {
 	return nil
 }
 
+// checkSubjects refuses a user named like a client. A client_credentials
+// token's sub is its client id and a user's token's sub is the username,
+// so a resource API that reads only sub could not tell the two apart
+// (tollgate marks machine tokens "sub_type": "client", but an API may not
+// look). client finds a client by id and says where it is defined.
 func checkSubjects(users []userConfig, client func(id string) (where string, ok bool)) error {
 	for i, u := range users {
 		if where, ok := client(u.Username); ok {

@@ -13,7 +13,20 @@ import (
 // configError is the shape of every error parseConfig returns for a
 // document that is YAML: the line, or the key path the operator wrote
 // (listen, keys[0].kid, rate_limits.token, users[1].claims.sub …).
-var configError = regexp.MustCompile(`^(line \d+: |(listen|issuer|storage|keys|rate_limits|trusted_proxies|clients|users)[\[.:])`)
+var configError = regexp.MustCompile(`^(line \d+: |(` + strings.Join(topLevelKeys(), "|") + `)[\[.:])`)
+
+// topLevelKeys are the YAML keys of fileConfig, read from its tags so that
+// a key added later is known here too.
+func topLevelKeys() []string {
+	var keys []string
+	t := reflect.TypeFor[fileConfig]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			keys = append(keys, regexp.QuoteMeta(name))
+		}
+	}
+	return keys
+}
 
 // goNames are what the decoder knows and the operator never wrote.
 var goNames = regexp.MustCompile(`main\.|fileConfig|clientConfig|userConfig|keyConfig|rateConfig|\bstruct\b`)
