@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -23,6 +24,8 @@ type Proxy struct {
 	done   chan struct{}
 	closed bool
 	wg     sync.WaitGroup
+
+	turns atomic.Int64 // see RoundTrips
 }
 
 // StartProxy starts a proxy to target (host:port), forwarding; it is
@@ -57,6 +60,12 @@ func ProxyPostgres(t testing.TB, dsn string) (proxied string, p *Proxy) {
 	u.Host = p.Addr()
 	return u.String(), p
 }
+
+// RoundTrips is how many times, over all connections so far, a client
+// began sending after its server had last spoken (or for the first time):
+// the round trips it waited for. A request written in several chunks, or
+// pipelined statements written together, count once.
+func (p *Proxy) RoundTrips() int64 { return p.turns.Load() }
 
 // Addr is host:port to connect to instead of the target.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
@@ -135,17 +144,28 @@ func (p *Proxy) accept() {
 				client.Close()
 				return
 			}
+			// serverSpoke is whether the last bytes on this connection
+			// came from the server: the next client bytes open a turn.
+			var serverSpoke atomic.Bool
+			serverSpoke.Store(true)
 			var pair sync.WaitGroup
-			pair.Go(func() { p.pipe(server, client) })
-			pair.Go(func() { p.pipe(client, server) })
+			pair.Go(func() {
+				p.pipe(server, client, func() {
+					if serverSpoke.Swap(false) {
+						p.turns.Add(1)
+					}
+				})
+			})
+			pair.Go(func() { p.pipe(client, server, func() { serverSpoke.Store(true) }) })
 			pair.Wait()
 		})
 	}
 }
 
 // pipe copies src to dst, holding each chunk while the proxy is paused;
-// when either side ends, both are closed.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// when either side ends, both are closed. read is called as each chunk
+// arrives.
+func (p *Proxy) pipe(dst, src net.Conn, read func()) {
 	defer func() {
 		dst.Close()
 		src.Close()
@@ -154,6 +174,7 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			read()
 			p.mu.Lock()
 			open := p.open
 			p.mu.Unlock()
