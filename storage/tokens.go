@@ -213,3 +213,14 @@ type Store interface {
 	KeyStore
 	ConsentStore
 }
+
+// Pinger is implemented by stores that can say whether their backend
+// answers now: a database round trip, not a cached state. The handler's
+// Server.Ready (and so a readiness probe) calls it on every store it
+// was given. A store without a backend to lose (storage/memory) need not
+// implement it.
+type Pinger interface {
+	// Ping returns nil when the backend answered, else an error wrapping
+	// ErrUnavailable. It gives up when ctx ends.
+	Ping(ctx context.Context) error
+}

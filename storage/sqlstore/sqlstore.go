@@ -168,9 +168,10 @@ func createPrivate(path string) error {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// DB returns the connection pool the Store runs on, to read its Stats, to
-// tune it (SetMaxOpenConns: Open sets 20 for PostgreSQL, 8 for SQLite), or
-// to Ping it; and for tests and operators to inspect the tables. Nothing in
+// DB returns the connection pool the Store runs on, to read its Stats or
+// to tune it (SetMaxOpenConns: Open sets 20 for PostgreSQL, 8 for SQLite);
+// and for tests and operators to inspect the tables. A health check wants
+// [Store.Ping], which is bounded and asks the server. Nothing in
 // tollgate calls it. It is the Store's own pool, not a copy: closing it
 // closes the Store. Calls through it bypass the Store: they are not bounded
 // by [Options.QueryTimeout], their errors are not [storage.ErrUnavailable],
@@ -248,4 +249,17 @@ func RedactDSN(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// Ping implements storage.Pinger: one query on a connection from the pool,
+// bounded by ctx and by [Options.QueryTimeout]. database/sql's own Ping
+// may answer from a connection's state without asking the server.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fail("pinging the database", err)
+	}
+	return nil
 }
