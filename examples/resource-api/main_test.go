@@ -148,6 +148,7 @@ func (l *logSink) String() string {
 // api is a run() in progress.
 type api struct {
 	url    string
+	ops    string // the operations address's URL; "" without -ops-listen
 	stdout string
 	logs   *logSink
 	stop   func() error // cancels run's context and returns its result
@@ -159,13 +160,13 @@ func startAPI(t *testing.T, args ...string) *api {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout bytes.Buffer // written before ready only
 	logs := &logSink{}
-	ready := make(chan string, 1)
+	ready := make(chan [2]string, 1)
 	errc := make(chan error, 1)
 	args = append([]string{"-listen", "127.0.0.1:0"}, args...)
-	go func() { errc <- run(ctx, args, &stdout, logs, func(addr string) { ready <- addr }) }()
-	var addr string
+	go func() { errc <- run(ctx, args, &stdout, logs, func(api, ops string) { ready <- [2]string{api, ops} }) }()
+	var addrs [2]string
 	select {
-	case addr = <-ready:
+	case addrs = <-ready:
 	case err := <-errc:
 		cancel()
 		t.Fatalf("run %q stopped before ready: %v\n%s", args, err, logs)
@@ -173,7 +174,10 @@ func startAPI(t *testing.T, args ...string) *api {
 		cancel()
 		t.Fatalf("run %q: not ready after 30s", args)
 	}
-	a := &api{url: "http://" + addr, stdout: stdout.String(), logs: logs}
+	a := &api{url: "http://" + addrs[0], stdout: stdout.String(), logs: logs}
+	if addrs[1] != "" {
+		a.ops = "http://" + addrs[1]
+	}
 	a.stop = sync.OnceValue(func() error {
 		cancel()
 		select {
@@ -419,6 +423,8 @@ func TestFlags(t *testing.T) {
 		{"issuer not a URL, JWKS derived from it", []string{"-issuer", "issuer.example", "-listen", "127.0.0.1:0"}, "absolute http(s) URL"},
 		{"listen address taken", []string{"-listen", busy.Addr().String(), "-jwks", refused}, "address already in use"},
 		{"bad listen address", []string{"-listen", "bad address", "-jwks", refused}, "bad address"},
+		{"ops address taken", []string{"-listen", "127.0.0.1:0", "-ops-listen", busy.Addr().String(), "-jwks", refused}, "address already in use"},
+		{"bad ops address", []string{"-listen", "127.0.0.1:0", "-ops-listen", "nowhere", "-jwks", refused}, "missing port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -426,7 +432,7 @@ func TestFlags(t *testing.T) {
 			defer cancel()
 			var stderr logSink
 			ready := make(chan struct{}, 1)
-			err := run(ctx, tc.args, io.Discard, &stderr, func(string) { ready <- struct{}{}; cancel() })
+			err := run(ctx, tc.args, io.Discard, &stderr, func(string, string) { ready <- struct{}{}; cancel() })
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("run %q: %v", tc.args, err)
