@@ -77,6 +77,31 @@ func (s *tokenServer) serve(t *testing.T, ln net.Listener) {
 	}
 }
 
+// newLateTokenServer builds a token server for an address nothing listens
+// on yet: an API started now finds its issuer down; serveLate brings it up.
+func newLateTokenServer(t *testing.T) *tokenServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return newTokenServer(t, addr)
+}
+
+// serveLate serves s at its address, skipping the test if something else
+// took the address meanwhile.
+func (s *tokenServer) serveLate(t *testing.T) {
+	t.Helper()
+	addr := strings.TrimPrefix(s.issuer, "http://")
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the reserved address %s was taken meanwhile: %v", addr, err)
+	}
+	s.serve(t, ln)
+}
+
 // startTokenServer returns a token server already serving.
 func startTokenServer(t *testing.T) *tokenServer {
 	t.Helper()
@@ -351,14 +376,7 @@ func TestShutdownOnCancel(t *testing.T) {
 // work. The -jwks default (<issuer>/.well-known/jwks.json) is used.
 func TestStartsBeforeTokenServer(t *testing.T) {
 	t.Parallel()
-	// An address nothing listens on yet: the token server takes it later.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ts := newTokenServer(t, addr)
+	ts := newLateTokenServer(t)
 	tok := ts.token(t, "shop", "orders:read") // in-process: the server is not served
 
 	a := startAPI(t, "-issuer", ts.issuer)
@@ -378,11 +396,7 @@ func TestStartsBeforeTokenServer(t *testing.T) {
 		}
 	}
 
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("the reserved address %s was taken meanwhile: %v", addr, err)
-	}
-	ts.serve(t, ln)
+	ts.serveLate(t)
 	// The API's clocks are not injectable from its flags: its background
 	// retry (after 1 s, then 2 s...) brings the keys, so wait for it.
 	deadline := time.Now().Add(20 * time.Second)

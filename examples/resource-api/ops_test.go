@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -115,13 +114,7 @@ func TestOpsOffByDefault(t *testing.T) {
 // alive but not ready, saying why, until the keys arrive; then ready.
 func TestReadyzWaitsForKeys(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the token server takes it later
-	ts := newTokenServer(t, addr)
+	ts := newLateTokenServer(t)
 
 	a := startAPI(t, "-issuer", ts.issuer, "-ops-listen", "127.0.0.1:0")
 	if status, body := getText(t, a.ops+"/healthz"); status != http.StatusOK || body != "ok\n" {
@@ -135,11 +128,7 @@ func TestReadyzWaitsForKeys(t *testing.T) {
 		t.Errorf("/metrics does not count the failed start:\n%s", m)
 	}
 
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("the reserved address %s was taken meanwhile: %v", addr, err)
-	}
-	ts.serve(t, ln)
+	ts.serveLate(t)
 	// The API's clocks are not injectable from its flags: its background
 	// retry (after 1 s, then 2 s...) brings the keys, so wait for it.
 	deadline := time.Now().Add(20 * time.Second)
