@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tollgate-oauth/tollgate/internal/accesstoken"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/middleware"
@@ -38,10 +40,12 @@ var benchAlgs = []string{keys.RS256, keys.ES256, keys.EdDSA}
 var benchNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type benchFixture struct {
-	key   *keys.Key
-	token string
-	mw    *middleware.Middleware // with the verified-token cache
-	mwNoC *middleware.Middleware // cache disabled: every request verifies
+	key    *keys.Key
+	token  string
+	mw     *middleware.Middleware // with the verified-token cache
+	mwNoC  *middleware.Middleware // cache disabled: every request verifies
+	mwM    *middleware.Middleware // mw with Config.Metrics
+	mwNoCM *middleware.Middleware // mwNoC with Config.Metrics
 }
 
 func newBenchFixture(b *testing.B, alg string) *benchFixture {
@@ -66,21 +70,28 @@ func newBenchFixture(b *testing.B, alg string) *benchFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	newMW := func(cacheSize int) *middleware.Middleware {
+	newMW := func(cacheSize int, withMetrics bool) *middleware.Middleware {
 		ks, err := middleware.LocalKeys(set.JWKS())
 		if err != nil {
 			b.Fatal(err)
 		}
+		var metrics *middleware.Metrics
+		if withMetrics {
+			if metrics, err = middleware.NewMetrics(prometheus.NewRegistry()); err != nil {
+				b.Fatal(err)
+			}
+		}
 		mw, err := middleware.New(middleware.Config{
 			Issuer: "https://issuer.test", Audience: "https://api.test", Keys: ks, CacheSize: cacheSize,
-			Now: func() time.Time { return benchNow }, Logger: slog.New(slog.DiscardHandler),
+			Now: func() time.Time { return benchNow }, Logger: slog.New(slog.DiscardHandler), Metrics: metrics,
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return mw
 	}
-	return &benchFixture{key: k, token: token, mw: newMW(0), mwNoC: newMW(-1)}
+	return &benchFixture{key: k, token: token, mw: newMW(0, false), mwNoC: newMW(-1, false),
+		mwM: newMW(0, true), mwNoCM: newMW(-1, true)}
 }
 
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
@@ -106,15 +117,23 @@ func BenchmarkBareHandler(b *testing.B) {
 }
 
 // BenchmarkProtected/<alg>/repeated is the common case: one client calling
-// many times with its cached token. first-seen verifies every time.
+// many times with its cached token. first-seen verifies every time. The
+// +metrics variants are the same with [middleware.Config.Metrics] set: the
+// cost of counting (issue 11: at most 3 %).
 func BenchmarkProtected(b *testing.B) {
 	for _, alg := range benchAlgs {
 		f := newBenchFixture(b, alg)
 		b.Run(alg+"/repeated", func(b *testing.B) {
 			serveBench(b, f.mw.RequireScopes("orders:read")(okHandler), f.token, http.StatusNoContent)
 		})
+		b.Run(alg+"/repeated+metrics", func(b *testing.B) {
+			serveBench(b, f.mwM.RequireScopes("orders:read")(okHandler), f.token, http.StatusNoContent)
+		})
 		b.Run(alg+"/first-seen", func(b *testing.B) {
 			serveBench(b, f.mwNoC.RequireScopes("orders:read")(okHandler), f.token, http.StatusNoContent)
+		})
+		b.Run(alg+"/first-seen+metrics", func(b *testing.B) {
+			serveBench(b, f.mwNoCM.RequireScopes("orders:read")(okHandler), f.token, http.StatusNoContent)
 		})
 	}
 }
@@ -126,29 +145,35 @@ func BenchmarkProtected(b *testing.B) {
 // one client, where a lock shared by all requests would show.
 func BenchmarkProtectedLimited(b *testing.B) {
 	f := newBenchFixture(b, keys.ES256)
-	limit, err := f.mw.RateLimit(middleware.RateLimit{Rate: "1000000000000-H"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := f.mw.RequireScopes("orders:read")(limit(okHandler))
-	b.Run("ES256/repeated", func(b *testing.B) {
-		serveBench(b, h, f.token, http.StatusNoContent)
-	})
-	b.Run("ES256/repeated-parallel", func(b *testing.B) {
-		req := httptest.NewRequest(http.MethodGet, "/orders", nil)
-		req.Header.Set("Authorization", "Bearer "+f.token)
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, req)
-				if w.Code != http.StatusNoContent {
-					b.Errorf("status %d", w.Code)
-					return
-				}
-			}
+	for _, v := range []struct {
+		name string
+		mw   *middleware.Middleware
+	}{{"", f.mw}, {"+metrics", f.mwM}} {
+		name, mw := v.name, v.mw
+		limit, err := mw.RateLimit(middleware.RateLimit{Rate: "1000000000000-H"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := mw.RequireScopes("orders:read")(limit(okHandler))
+		b.Run("ES256/repeated"+name, func(b *testing.B) {
+			serveBench(b, h, f.token, http.StatusNoContent)
 		})
-	})
+		b.Run("ES256/repeated-parallel"+name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/orders", nil)
+			req.Header.Set("Authorization", "Bearer "+f.token)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, req)
+					if w.Code != http.StatusNoContent {
+						b.Errorf("status %d", w.Code)
+						return
+					}
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkProtectedRevocations is the repeated case with a revocation

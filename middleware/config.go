@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tollgate-oauth/tollgate/internal/issuer"
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
 )
@@ -67,6 +69,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+
+	// Metrics, if set, counts accepted and refused requests (by reason)
+	// and the verified-token cache's hits and misses; see [NewMetrics].
+	// Default nil: no metrics, at no cost.
+	Metrics *Metrics
+	// TracerProvider, if set, traces each verification in a span named
+	// tollgate.middleware.authenticate: its outcome (accepted or the
+	// refusal reason), whether the cache served it, and for an accepted
+	// token the kid, alg and client_id. Never the token, its jti or
+	// subject. Default nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 func (cfg Config) withDefaults() (Config, error) {

@@ -27,6 +27,18 @@
 // grant_id, within [RevocationOptions.MaxDelay] (10 s by default) of its
 // revocation, cached tokens included.
 //
+// # Operating it
+//
+// [NewMetrics] registers Prometheus collectors on the host's registry;
+// give them to [Config.Metrics], [RemoteOptions.Metrics] and
+// [RevocationOptions.Metrics] for request outcomes by reason, cache hits,
+// JWKS fetches and age, and the revocation feed's polls and lag.
+// [Config.TracerProvider] (and the options' own) add OpenTelemetry spans
+// around verification, JWKS fetches and feed polls; no span holds a token.
+// [Middleware.Ready] answers a readiness probe: a usable key set, and a
+// fresh revocation set when it fails closed. All are off, at no cost, when
+// unset.
+//
 // # Nested instances
 //
 // Verified claims are tied to the [Middleware] that verified them. When API

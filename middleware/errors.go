@@ -30,6 +30,8 @@ type Error struct {
 	// ErrorWriter can log it; WriteError never sends it. Nil when there is
 	// nothing more to say.
 	Cause error
+
+	reason reason // for metrics and traces; set where the refusal is made
 }
 
 // Unwrap returns Cause, so errors.Is sees through an *Error.

@@ -9,16 +9,20 @@ import (
 	"time"
 	"unsafe"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
 )
 
 // Middleware validates bearer tokens. Build one with New and use its
 // methods as middleware; it is safe for concurrent use.
 type Middleware struct {
-	cfg    Config
-	policy jwtverify.Policy
-	cache  *tokenCache
-	write  ErrorWriter
+	cfg     Config
+	policy  jwtverify.Policy
+	cache   *tokenCache
+	write   ErrorWriter
+	metrics *Metrics     // nil: off
+	tracer  trace.Tracer // nil: off
 }
 
 // New checks cfg and returns a Middleware. Every problem is reported.
@@ -33,8 +37,10 @@ func New(cfg Config) (*Middleware, error) {
 			Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms, Leeway: cfg.Leeway,
 			AllowUntyped: cfg.AllowUntypedTokens, MaxBytes: cfg.MaxTokenBytes,
 		},
-		cache: newTokenCache(cfg.CacheSize),
-		write: cfg.ErrorWriter,
+		cache:   newTokenCache(cfg.CacheSize),
+		write:   cfg.ErrorWriter,
+		metrics: cfg.Metrics,
+		tracer:  tracerOf(cfg.TracerProvider),
 	}
 	if m.write == nil {
 		m.write = WriteError
@@ -57,72 +63,95 @@ func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // already authenticated further up the chain
 			return
 		}
-		claims, e := m.authenticate(r)
+		var claims *Claims
+		var e *Error
+		if m.tracer != nil {
+			claims, e = m.authenticateTraced(r)
+		} else {
+			claims, _, e = m.authenticate(r.Context(), r)
+		}
 		if e != nil {
-			m.write(w, r, e, m.cfg.Realm)
+			m.refuse(w, r, e)
 			return
+		}
+		if m.metrics != nil {
+			m.metrics.accepted.Inc()
 		}
 		next.ServeHTTP(w, r.WithContext(m.withClaims(r.Context(), claims)))
 	})
 }
 
+// refuse counts e and writes it.
+func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
+	m.metrics.refusedFor(e.reason)
+	m.write(w, r, e, m.cfg.Realm)
+}
+
 // authenticate finds and verifies the request's token, and checks it is
-// not revoked.
-func (m *Middleware) authenticate(r *http.Request) (*Claims, *Error) {
+// not revoked; cached reports that the verified-token cache served it. ctx
+// is r's context, or a span's under it.
+func (m *Middleware) authenticate(ctx context.Context, r *http.Request) (claims *Claims, cached bool, e *Error) {
 	token, e := m.bearerToken(r)
 	if e != nil {
-		return nil, e
+		return nil, false, e
 	}
 	now := m.cfg.Now()
-	claims, err := m.verify(r.Context(), token, now)
+	claims, cached, err := m.verify(ctx, token, now)
 	if errors.Is(err, errSyntax) {
-		return nil, malformedHeader()
+		return nil, false, malformedHeader()
 	}
 	if err != nil {
 		if errors.Is(err, jwtverify.ErrKeysUnavailable) {
 			h := http.Header{"Retry-After": {"5"}}
-			return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-				Description: "the issuer's keys are not available yet", Header: h}
+			return nil, false, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+				Description: "the issuer's keys are not available yet", Header: h, reason: reasonKeysUnavailable}
 		}
-		m.cfg.Logger.DebugContext(r.Context(), "access token refused", "error", err)
-		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.Reason(err), Cause: err}
+		m.cfg.Logger.DebugContext(ctx, "access token refused", "error", err)
+		return nil, false, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.Reason(err),
+			Cause: err, reason: verifyReason(err)}
 	}
 	// Checked on every request, cached tokens included: a revocation
 	// must reach tokens verified before it.
 	if rv := m.cfg.Revocations; rv != nil {
 		if e := rv.check(claims, now); e != nil {
-			m.cfg.Logger.DebugContext(r.Context(), "access token refused", "error", e.Description)
-			return nil, e
+			m.cfg.Logger.DebugContext(ctx, "access token refused", "error", e.Description)
+			return nil, false, e
 		}
 	}
-	return claims, nil
+	return claims, cached, nil
 }
 
-// verify returns the claims of a token valid at now, from the cache when
-// this token was verified before under the current key set.
-func (m *Middleware) verify(ctx context.Context, token string, now time.Time) (*Claims, error) {
+// verify returns the claims of a token valid at now, from the cache
+// (cached) when this token was verified before under the current key set.
+func (m *Middleware) verify(ctx context.Context, token string, now time.Time) (c *Claims, cached bool, err error) {
 	version := m.cfg.Keys.version()
 	var key [sha256.Size]byte
 	if m.cache != nil {
 		key = tokenHash(token)
 		if c := m.cache.get(key, now, version); c != nil {
-			return c, nil // the same bytes passed every check below before
+			if m.metrics != nil {
+				m.metrics.cacheHits.Inc()
+			}
+			return c, true, nil // the same bytes passed every check below before
+		}
+		if m.metrics != nil {
+			m.metrics.cacheMisses.Inc()
 		}
 	}
 	if !validToken68(token) {
-		return nil, errSyntax
+		return nil, false, errSyntax
 	}
 	v, err := jwtverify.Verify(ctx, token, m.cfg.Keys.key, &m.policy, now)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	c := newClaims(v)
+	c = newClaims(v)
 	// A refetch during Verify may have moved the set on: cache under the
 	// generation the key came from, or not at all.
 	if m.cache != nil && m.cfg.Keys.version() == version {
 		m.cache.put(key, c, version)
 	}
-	return c, nil
+	return c, false, nil
 }
 
 // bearerToken extracts the token (RFC 6750 §2.1): "Bearer" in any case,
@@ -131,33 +160,34 @@ func (m *Middleware) bearerToken(r *http.Request) (string, *Error) {
 	values := r.Header.Values("Authorization")
 	switch {
 	case len(values) > 1:
-		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header is repeated"}
+		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header is repeated", reason: reasonInvalidRequest}
 	case len(values) == 0:
 		if m.cfg.AllowQueryToken {
 			if q := r.URL.Query()["access_token"]; len(q) == 1 && q[0] != "" && validToken68(q[0]) {
 				return q[0], nil
 			} else if len(q) > 0 {
-				return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the access_token parameter is malformed"}
+				return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the access_token parameter is malformed", reason: reasonInvalidRequest}
 			}
 		} else if r.URL.Query().Has("access_token") {
 			return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
-				Description: "access tokens are accepted in the Authorization header only"}
+				Description: "access tokens are accepted in the Authorization header only", reason: reasonInvalidRequest}
 		}
-		return "", &Error{Status: http.StatusUnauthorized, Description: "an access token is required"}
+		return "", &Error{Status: http.StatusUnauthorized, Description: "an access token is required", reason: reasonMissingToken}
 	}
 	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
 		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
-			Description: "the access token was sent more than one way (RFC 6750 section 3.1)"}
+			Description: "the access token was sent more than one way (RFC 6750 section 3.1)", reason: reasonInvalidRequest}
 	}
 	scheme, token, _ := strings.Cut(values[0], " ")
 	if !asciiEqualFold(scheme, "bearer") {
 		if s, _, _ := strings.Cut(scheme, "\t"); asciiEqualFold(s, "bearer") {
 			return "", malformedHeader()
 		}
-		return "", &Error{Status: http.StatusUnauthorized, Description: "an access token is required (Bearer scheme)"}
+		return "", &Error{Status: http.StatusUnauthorized, Description: "an access token is required (Bearer scheme)", reason: reasonMissingToken}
 	}
 	if len(token) > m.cfg.MaxTokenBytes {
-		return "", &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.ErrMalformed.Error()}
+		return "", &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.ErrMalformed.Error(),
+			reason: reasonMalformedToken}
 	}
 	if token == "" {
 		return "", malformedHeader()
@@ -175,7 +205,8 @@ func tokenHash(token string) [sha256.Size]byte {
 }
 
 func malformedHeader() *Error {
-	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header is not a Bearer token"}
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header is not a Bearer token",
+		reason: reasonInvalidRequest}
 }
 
 // validToken68 reports whether s is an RFC 6750 b64token:

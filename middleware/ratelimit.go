@@ -57,10 +57,12 @@ func (m *Middleware) RateLimit(rl RateLimit) (func(http.Handler) http.Handler, e
 			c, _ := m.claimsFor(r.Context())
 			res, err := lim.Take(r.Context(), rl.Key(r, c))
 			if err != nil {
+				m.metrics.limiterFailed()
 				if rl.FailClosed {
 					m.cfg.Logger.ErrorContext(r.Context(), "rate limit store failed; refusing request", "error", err)
-					m.write(w, r, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-						Description: "the rate limiter is unavailable; retry later", Header: http.Header{"Retry-After": {"5"}}}, m.cfg.Realm)
+					m.refuse(w, r, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+						Description: "the rate limiter is unavailable; retry later", Header: http.Header{"Retry-After": {"5"}},
+						reason: reasonLimiterUnavailable})
 					return
 				}
 				m.cfg.Logger.WarnContext(r.Context(), "rate limit store failed; allowing request", "error", err)
@@ -69,7 +71,8 @@ func (m *Middleware) RateLimit(rl RateLimit) (func(http.Handler) http.Handler, e
 			}
 			if res.Reached {
 				tm := ratelimit.TooMany(res, "requests")
-				m.write(w, r, &Error{Status: tm.Status, Code: tm.Code, Description: tm.Description, Header: tm.Header}, m.cfg.Realm)
+				m.refuse(w, r, &Error{Status: tm.Status, Code: tm.Code, Description: tm.Description, Header: tm.Header,
+					reason: reasonRateLimited})
 				return
 			}
 			ratelimit.SetHeaders(w.Header(), res)

@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tollgate-oauth/tollgate/internal/jwtverify"
@@ -44,6 +48,15 @@ type RemoteOptions struct {
 	Now func() time.Time
 	// Logger receives fetch failures. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics, if set, counts fetches by trigger and result and reports
+	// the set's age (see [Metrics]). Default nil: none.
+	Metrics *Metrics
+	// TracerProvider, if set, traces each fetch in a span named
+	// tollgate.middleware.jwks_fetch: its trigger, the URL (without
+	// userinfo or query), the number of keys, the error. A fetch for an
+	// unknown kid is a child of the verification that waits for it.
+	// Default nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 func (o *RemoteOptions) withDefaults() {
@@ -82,14 +95,17 @@ func RemoteJWKS(ctx context.Context, jwksURL string, opts RemoteOptions) (*KeySe
 	if err := f.checkURL("JWKS", jwksURL); err != nil {
 		return nil, err
 	}
-	r := &remote{url: jwksURL, opts: opts, fetcher: f, stop: make(chan struct{}), done: make(chan struct{})}
+	u, _ := url.Parse(jwksURL) // checked above
+	r := &remote{url: jwksURL, spanURL: spanURL(u), opts: opts, fetcher: f, tracer: tracerOf(opts.TracerProvider),
+		created: opts.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	ks := &KeySet{remote: r}
-	if err := r.fetch(ctx, ks); err != nil {
+	if err := r.fetch(ctx, ks, triggerStart); err != nil {
 		if !opts.RetryStartup {
 			return nil, err
 		}
 		opts.Logger.Warn("JWKS not reachable at start; retrying in the background", "url", jwksURL, "error", err)
 	}
+	opts.Metrics.trackRemote(r, true)
 	go r.loop(ks)
 	return ks, nil
 }
@@ -138,8 +154,17 @@ func readMetadata(ctx context.Context, f *fetcher, metadataURL, issuer string) (
 
 type remote struct {
 	url     string
+	spanURL attribute.KeyValue
 	opts    RemoteOptions
 	fetcher *fetcher
+	tracer  trace.Tracer // nil: off
+
+	// For the age gauge and Ready: when the remote was made (on
+	// opts.Now), when a fetch last succeeded (Unix nanoseconds; 0: never),
+	// and the last fetch's error (nil after a success).
+	created  time.Time
+	lastGood atomic.Int64
+	lastErr  atomic.Pointer[error]
 
 	group singleflight.Group
 
@@ -153,21 +178,17 @@ type remote struct {
 }
 
 // fetch replaces the set with a fresh copy. Concurrent callers share one
-// request.
-func (r *remote) fetch(ctx context.Context, ks *KeySet) error {
+// request, counted once, under the trigger of the caller that started it.
+func (r *remote) fetch(ctx context.Context, ks *KeySet, trigger fetchTrigger) error {
 	ch := r.group.DoChan("fetch", func() (any, error) {
 		// Detached from the caller: one caller giving up must not cancel the
 		// fetch the others wait for. FetchTimeout bounds it.
-		body, err := r.fetcher.get(context.WithoutCancel(ctx), r.url)
-		if err != nil {
-			return nil, err
-		}
-		m, err := parseJWKS(body, r.opts.Logger)
-		if err != nil {
-			return nil, err
-		}
-		ks.current.Store(m)
-		return nil, nil
+		fctx, span := startSpan(context.WithoutCancel(ctx), r.tracer, spanJWKSFetch,
+			attribute.String(attrTrigger, triggerLabels[trigger]), r.spanURL)
+		n, err := r.replace(fctx, ks)
+		r.opts.Metrics.fetched(trigger, err)
+		endSpan(span, err, attribute.Int(attrKeys, n))
+		return nil, err
 	})
 	select {
 	case res := <-ch:
@@ -178,6 +199,33 @@ func (r *remote) fetch(ctx context.Context, ks *KeySet) error {
 	case <-ctx.Done():
 		return fmt.Errorf("middleware: fetching JWKS %s: %w", r.url, ctx.Err())
 	}
+}
+
+// replace fetches and parses the set and makes it current; it returns the
+// number of usable keys.
+func (r *remote) replace(ctx context.Context, ks *KeySet) (int, error) {
+	body, err := r.fetcher.get(ctx, r.url)
+	if err == nil {
+		var m *keyMap
+		if m, err = parseJWKS(body, r.opts.Logger); err == nil {
+			ks.current.Store(m)
+			r.lastGood.Store(r.opts.Now().UnixNano())
+			r.lastErr.Store(nil)
+			return len(m.byKID), nil
+		}
+	}
+	r.lastErr.Store(&err)
+	return 0, err
+}
+
+// age is how long ago the last good fetch was, or, before one, how long
+// ago the remote was made.
+func (r *remote) age() time.Duration {
+	since := r.created
+	if ns := r.lastGood.Load(); ns != 0 {
+		since = time.Unix(0, ns)
+	}
+	return max(0, r.opts.Now().Sub(since))
 }
 
 // missed handles a kid the set does not hold: refetch, unless another miss
@@ -197,7 +245,7 @@ func (r *remote) missed(ctx context.Context, ks *KeySet, kid string) (jwtverify.
 		// end it for the others. FetchTimeout bounds it.
 		fctx := context.WithoutCancel(ctx)
 		go func(done chan struct{}) {
-			if err := r.fetch(fctx, ks); err != nil {
+			if err := r.fetch(fctx, ks, triggerUnknownKID); err != nil {
 				r.opts.Logger.Warn("JWKS refetch for an unknown kid failed", "url", r.url, "error", err)
 			}
 			r.mu.Lock()
@@ -244,7 +292,7 @@ func (r *remote) loop(ks *KeySet) {
 		case <-timer.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := r.fetch(ctx, ks)
+		err := r.fetch(ctx, ks, triggerRefresh)
 		cancel()
 		failing = err != nil
 		if failing {
@@ -259,4 +307,5 @@ func (r *remote) loop(ks *KeySet) {
 func (r *remote) close() {
 	r.stopOnce.Do(func() { close(r.stop) })
 	<-r.done
+	r.opts.Metrics.trackRemote(r, false)
 }

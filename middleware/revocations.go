@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of [RevocationOptions].
@@ -70,6 +72,14 @@ type RevocationOptions struct {
 	// Logger receives feed failures (the first, then at most one a
 	// minute while they last) and recoveries. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics, if set, counts polls by result and reports the set's lag
+	// behind the feed and its size (see [Metrics]). Default nil: none.
+	Metrics *Metrics
+	// TracerProvider, if set, traces each poll in a span named
+	// tollgate.middleware.revocation_poll: the feed URL (without userinfo
+	// or query), the number of entries after it, whether more pages wait,
+	// the error. Never a revoked id. Default nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 func (o *RevocationOptions) withDefaults() error {
@@ -122,6 +132,8 @@ type Revocations struct {
 	opts     RevocationOptions
 	interval time.Duration // between polls: MaxDelay/2
 	fetch    *fetcher
+	tracer   trace.Tracer // nil: off
+	created  time.Time    // on opts.Now, for the lag before the first catch-up
 
 	mu          sync.Mutex // serialises polls; guards what follows
 	metadataURL string     // for IssuerRevocationFeed
@@ -183,8 +195,9 @@ func newRevocations(opts RevocationOptions) (*Revocations, error) {
 	}
 	rv := &Revocations{
 		opts: opts, interval: opts.MaxDelay / 2,
-		fetch: newFetcher(opts.HTTPClient, opts.FetchTimeout, opts.AllowHTTP, opts.MaxBytes),
-		stop:  make(chan struct{}), done: make(chan struct{}),
+		fetch:  newFetcher(opts.HTTPClient, opts.FetchTimeout, opts.AllowHTTP, opts.MaxBytes),
+		tracer: tracerOf(opts.TracerProvider), created: opts.Now(),
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	rv.current.Store(&revokedSet{entries: newEntries()})
 	return rv, nil
@@ -196,6 +209,8 @@ func newRevocations(opts RevocationOptions) (*Revocations, error) {
 func (rv *Revocations) start(ctx context.Context, err error) (*Revocations, error) {
 	if err == nil {
 		err = rv.poll(ctx)
+	} else {
+		rv.opts.Metrics.polled(err) // discovery was this poll's first step
 	}
 	if err != nil {
 		if !rv.opts.RetryStartup {
@@ -207,6 +222,7 @@ func (rv *Revocations) start(ctx context.Context, err error) (*Revocations, erro
 		rv.opts.Logger.Warn("revocation feed not reachable at start; retrying in the background",
 			"error", err, "fail_closed", rv.opts.FailClosed)
 	}
+	rv.opts.Metrics.trackFeed(rv, true)
 	go rv.loop()
 	return rv, nil
 }
@@ -215,6 +231,17 @@ func (rv *Revocations) start(ctx context.Context, err error) (*Revocations, erro
 func (rv *Revocations) Close() {
 	rv.stopOnce.Do(func() { close(rv.stop) })
 	<-rv.done
+	rv.opts.Metrics.trackFeed(rv, false)
+}
+
+// lag is how long ago the set last caught up with the feed, or, before it
+// did, how long ago the set was made.
+func (rv *Revocations) lag() time.Duration {
+	since := rv.current.Load().asOf
+	if since.IsZero() {
+		since = rv.created
+	}
+	return max(0, rv.opts.Now().Sub(since))
 }
 
 // check returns the refusal of a request bearing c at now, or nil. It runs
@@ -224,10 +251,11 @@ func (rv *Revocations) check(c *Claims, now time.Time) *Error {
 	if rv.opts.FailClosed && !s.fresh(now, rv.opts.MaxDelay) {
 		retry := strconv.Itoa(max(1, int(math.Ceil(rv.interval.Seconds()))))
 		return &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-			Description: "the list of revoked tokens is out of date; retry later", Header: http.Header{"Retry-After": {retry}}}
+			Description: "the list of revoked tokens is out of date; retry later", Header: http.Header{"Retry-After": {retry}},
+			reason: reasonRevocationsStale}
 	}
 	if s.has(c) {
-		return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: "the token has been revoked"}
+		return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: "the token has been revoked", reason: reasonRevoked}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // logEvery spaces the log lines of a failure that lasts.
@@ -73,8 +74,25 @@ func (rv *Revocations) poll(ctx context.Context) error {
 }
 
 // pollBehind brings the set up to date, discovering the feed first if
-// needed; behind reports a feed longer than one poll reads.
+// needed; behind reports a feed longer than one poll reads. Each call is
+// one poll for the metrics and one span.
 func (rv *Revocations) pollBehind(ctx context.Context) (behind bool, err error) {
+	ctx, span := startSpan(ctx, rv.tracer, spanFeedPoll)
+	behind, feed, err := rv.pollFeed(ctx)
+	rv.opts.Metrics.polled(err)
+	if span != nil {
+		attrs := []attribute.KeyValue{attribute.Int(attrEntries, rv.current.Load().len()), attribute.Bool(attrBehind, behind)}
+		if feed != nil {
+			attrs = append(attrs, spanURL(feed))
+		}
+		endSpan(span, err, attrs...)
+	}
+	return behind, err
+}
+
+// pollFeed is pollBehind's work; feed is the feed's URL, nil while
+// unknown.
+func (rv *Revocations) pollFeed(ctx context.Context) (behind bool, feed *url.URL, err error) {
 	ctx, cancel := context.WithTimeout(ctx, rv.interval)
 	defer cancel()
 	rv.mu.Lock()
@@ -82,12 +100,13 @@ func (rv *Revocations) pollBehind(ctx context.Context) (behind bool, err error) 
 	rv.mu.Unlock()
 	if !known {
 		if _, err := rv.discover(ctx); err != nil {
-			return false, err
+			return false, nil, err
 		}
 	}
 	rv.mu.Lock()
 	defer rv.mu.Unlock()
-	return rv.pull(ctx)
+	behind, err = rv.pull(ctx)
+	return behind, rv.feedURL, err
 }
 
 // discover reads the feed's URL from the issuer's metadata. reachable

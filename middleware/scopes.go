@@ -27,8 +27,8 @@ func (m *Middleware) requireScopes(scopes []string, all bool) func(http.Handler)
 		check := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, _ := m.claimsFor(r.Context())
 			if !grants(c, scopes, all) {
-				m.write(w, r, &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
-					Description: "the token lacks a required scope", Scope: required}, m.cfg.Realm)
+				m.refuse(w, r, &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+					Description: "the token lacks a required scope", Scope: required, reason: reasonInsufficientScope})
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -12,6 +12,10 @@
 // revocation feed in its metadata (<issuer>/.well-known/
 // oauth-authorization-server) and polls it. An issuer that advertises no
 // feed is logged, and its revoked tokens pass until they expire.
+//
+// With -ops-listen HOST:PORT, a second address serves /healthz, /readyz
+// (200 once the issuer's keys are fetched, 503 and why before) and
+// /metrics (Prometheus); they are never served on the API's address.
 package main
 
 import (
@@ -31,6 +35,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/middleware"
@@ -45,8 +50,10 @@ func main() {
 	}
 }
 
-// run is main without the process, for tests.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
+// run is main without the process, for tests. ready, if set, gets the
+// addresses served once they listen: the API's, and the operations
+// endpoints' ("" without -ops-listen).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(api, ops string)) error {
 	fs := flag.NewFlagSet("resource-api", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	issuer := fs.String("issuer", "http://127.0.0.1:8080", "token issuer (exact iss)")
@@ -56,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	rate := fs.String("rate", "60-M", "requests per client (ulule/limiter format)")
 	rateStore := fs.String("rate-store", "", "redis:// URL to share the rate-limit counters between instances (default: in process)")
 	failClosed := fs.Bool("rate-fail-closed", false, "answer 503 when the rate-limit store fails (default: let requests through)")
+	opsListen := fs.String("ops-listen", "", "host:port serving /healthz, /readyz and /metrics (default: none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -66,15 +74,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		*jwks = *issuer + "/.well-known/jwks.json"
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	var (
+		reg     *prometheus.Registry
+		metrics *middleware.Metrics // nil: no metrics
+		err     error
+	)
+	if *opsListen != "" {
+		if reg, metrics, err = newMetrics(); err != nil {
+			return err
+		}
+	}
 
 	// RetryStartup: the API may start before the token server; requests
-	// get 503 until the keys arrive.
-	keys, err := middleware.RemoteJWKS(ctx, *jwks, middleware.RemoteOptions{RetryStartup: true, Logger: logger})
+	// get 503, and /readyz too, until the keys arrive.
+	keys, err := middleware.RemoteJWKS(ctx, *jwks, middleware.RemoteOptions{RetryStartup: true, Logger: logger, Metrics: metrics})
 	if err != nil {
 		return err
 	}
 	defer keys.Close()
-	revoked, err := revocations(ctx, *issuer, logger)
+	revoked, err := revocations(ctx, *issuer, logger, metrics)
 	if err != nil {
 		return err
 	}
@@ -82,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		defer revoked.Close()
 	}
 	mw, err := middleware.New(middleware.Config{Issuer: *issuer, Audience: *audience, Keys: keys,
-		Revocations: revoked, Logger: logger})
+		Revocations: revoked, Logger: logger, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -97,35 +115,73 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *listen)
+	var servers []*served
+	defer func() {
+		for _, s := range servers {
+			s.ln.Close() // those never served; Shutdown closed the others
+		}
+	}()
+	api, err := openServer(*listen, router)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "resource API on http://%s (issuer %s, audience %s)\n", ln.Addr(), *issuer, *audience)
-	srv := &http.Server{Handler: router, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	if ready != nil {
-		ready(ln.Addr().String())
+	servers = append(servers, api)
+	fmt.Fprintf(stdout, "resource API on http://%s (issuer %s, audience %s)\n", api.ln.Addr(), *issuer, *audience)
+	opsAddr := ""
+	if *opsListen != "" {
+		ops, err := openServer(*opsListen, newOpsHandler(mw, reg))
+		if err != nil {
+			return err
+		}
+		servers = append(servers, ops)
+		opsAddr = ops.ln.Addr().String()
+		fmt.Fprintf(stdout, "operations (/healthz, /readyz, /metrics) on http://%s\n", opsAddr)
 	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.srv.Serve(s.ln) }()
+	}
+	if ready != nil {
+		ready(api.ln.Addr().String(), opsAddr)
+	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	for _, s := range servers {
+		if err := s.srv.Shutdown(sctx); err != nil && serveErr == nil {
+			serveErr = err
+		}
+	}
+	return serveErr
+}
+
+// served is a server and the listener it serves on.
+type served struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// openServer listens on addr for h, with the API's timeouts.
+func openServer(addr string, h http.Handler) (*served, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &served{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}}, nil
 }
 
 // revocations follows the revocation feed the issuer's metadata names,
 // refusing revoked tokens within middleware.DefaultRevocationMaxDelay (10
 // s). RetryStartup, as for the keys: the token server may start later. It
 // returns nil when the issuer advertises no feed.
-func revocations(ctx context.Context, issuer string, logger *slog.Logger) (*middleware.Revocations, error) {
+func revocations(ctx context.Context, issuer string, logger *slog.Logger, metrics *middleware.Metrics) (*middleware.Revocations, error) {
 	rv, err := middleware.IssuerRevocationFeed(ctx, issuer+"/.well-known/oauth-authorization-server", issuer,
-		middleware.RevocationOptions{RetryStartup: true, Logger: logger})
+		middleware.RevocationOptions{RetryStartup: true, Logger: logger, Metrics: metrics})
 	if errors.Is(err, middleware.ErrNoRevocationFeed) {
 		logger.Warn("the issuer advertises no revocation feed: revoked tokens pass until they expire", "issuer", issuer)
 		return nil, nil

@@ -77,6 +77,31 @@ func (s *tokenServer) serve(t *testing.T, ln net.Listener) {
 	}
 }
 
+// newLateTokenServer builds a token server for an address nothing listens
+// on yet: an API started now finds its issuer down; serveLate brings it up.
+func newLateTokenServer(t *testing.T) *tokenServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return newTokenServer(t, addr)
+}
+
+// serveLate serves s at its address, skipping the test if something else
+// took the address meanwhile.
+func (s *tokenServer) serveLate(t *testing.T) {
+	t.Helper()
+	addr := strings.TrimPrefix(s.issuer, "http://")
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the reserved address %s was taken meanwhile: %v", addr, err)
+	}
+	s.serve(t, ln)
+}
+
 // startTokenServer returns a token server already serving.
 func startTokenServer(t *testing.T) *tokenServer {
 	t.Helper()
@@ -148,6 +173,7 @@ func (l *logSink) String() string {
 // api is a run() in progress.
 type api struct {
 	url    string
+	ops    string // the operations address's URL; "" without -ops-listen
 	stdout string
 	logs   *logSink
 	stop   func() error // cancels run's context and returns its result
@@ -159,13 +185,13 @@ func startAPI(t *testing.T, args ...string) *api {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout bytes.Buffer // written before ready only
 	logs := &logSink{}
-	ready := make(chan string, 1)
+	ready := make(chan [2]string, 1)
 	errc := make(chan error, 1)
 	args = append([]string{"-listen", "127.0.0.1:0"}, args...)
-	go func() { errc <- run(ctx, args, &stdout, logs, func(addr string) { ready <- addr }) }()
-	var addr string
+	go func() { errc <- run(ctx, args, &stdout, logs, func(api, ops string) { ready <- [2]string{api, ops} }) }()
+	var addrs [2]string
 	select {
-	case addr = <-ready:
+	case addrs = <-ready:
 	case err := <-errc:
 		cancel()
 		t.Fatalf("run %q stopped before ready: %v\n%s", args, err, logs)
@@ -173,7 +199,10 @@ func startAPI(t *testing.T, args ...string) *api {
 		cancel()
 		t.Fatalf("run %q: not ready after 30s", args)
 	}
-	a := &api{url: "http://" + addr, stdout: stdout.String(), logs: logs}
+	a := &api{url: "http://" + addrs[0], stdout: stdout.String(), logs: logs}
+	if addrs[1] != "" {
+		a.ops = "http://" + addrs[1]
+	}
 	a.stop = sync.OnceValue(func() error {
 		cancel()
 		select {
@@ -347,14 +376,7 @@ func TestShutdownOnCancel(t *testing.T) {
 // work. The -jwks default (<issuer>/.well-known/jwks.json) is used.
 func TestStartsBeforeTokenServer(t *testing.T) {
 	t.Parallel()
-	// An address nothing listens on yet: the token server takes it later.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ts := newTokenServer(t, addr)
+	ts := newLateTokenServer(t)
 	tok := ts.token(t, "shop", "orders:read") // in-process: the server is not served
 
 	a := startAPI(t, "-issuer", ts.issuer)
@@ -374,11 +396,7 @@ func TestStartsBeforeTokenServer(t *testing.T) {
 		}
 	}
 
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("the reserved address %s was taken meanwhile: %v", addr, err)
-	}
-	ts.serve(t, ln)
+	ts.serveLate(t)
 	// The API's clocks are not injectable from its flags: its background
 	// retry (after 1 s, then 2 s...) brings the keys, so wait for it.
 	deadline := time.Now().Add(20 * time.Second)
@@ -419,6 +437,8 @@ func TestFlags(t *testing.T) {
 		{"issuer not a URL, JWKS derived from it", []string{"-issuer", "issuer.example", "-listen", "127.0.0.1:0"}, "absolute http(s) URL"},
 		{"listen address taken", []string{"-listen", busy.Addr().String(), "-jwks", refused}, "address already in use"},
 		{"bad listen address", []string{"-listen", "bad address", "-jwks", refused}, "bad address"},
+		{"ops address taken", []string{"-listen", "127.0.0.1:0", "-ops-listen", busy.Addr().String(), "-jwks", refused}, "address already in use"},
+		{"bad ops address", []string{"-listen", "127.0.0.1:0", "-ops-listen", "nowhere", "-jwks", refused}, "missing port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -426,7 +446,7 @@ func TestFlags(t *testing.T) {
 			defer cancel()
 			var stderr logSink
 			ready := make(chan struct{}, 1)
-			err := run(ctx, tc.args, io.Discard, &stderr, func(string) { ready <- struct{}{}; cancel() })
+			err := run(ctx, tc.args, io.Discard, &stderr, func(string, string) { ready <- struct{}{}; cancel() })
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("run %q: %v", tc.args, err)
