@@ -15,11 +15,10 @@ import (
 // respondToken writes a successful token response (RFC 6749 §5.1) with the
 // client's remaining quota, so well-behaved clients can see the limit
 // coming.
-func (s *Server) respondToken(w http.ResponseWriter, r *http.Request, resp *provider.Response, quota limiter.Context) {
+func (s *Server) respondToken(w http.ResponseWriter, resp *provider.Response, quota limiter.Context) error {
 	body, err := json.Marshal(resp)
 	if err != nil {
-		s.fail(w, r, &provider.Internal{Err: err})
-		return
+		return &provider.Internal{Err: err}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json;charset=UTF-8")
@@ -28,11 +27,13 @@ func (s *Server) respondToken(w http.ResponseWriter, r *http.Request, resp *prov
 	ratelimit.SetHeaders(h, quota)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(append(body, '\n'))
+	return nil
 }
 
-// fail answers with the protocol error of err. Errors that are the server's
-// own are logged with their cause and answered with a bare server_error.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+// fail answers with the protocol error of err, and returns it. Errors
+// that are the server's own are logged with their cause and answered with
+// a bare server_error.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) *oautherr.Error {
 	e, ok := errors.AsType[*oautherr.Error](err)
 	if !ok {
 		e = oautherr.ServerError()
@@ -41,6 +42,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "status", e.Status, "error", e.Code, "description", e.Description)
 	}
 	oautherr.Write(w, e)
+	return e
 }
 
 // writeJSON writes v as a no-store JSON answer.
