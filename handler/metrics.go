@@ -139,9 +139,10 @@ var endpointSpans = func() (out [numEndpoints]string) {
 // outcome is how a request was answered (see Metrics).
 type outcome uint8
 
+// The zero outcome is ok: an endpoint that answered says nothing more.
 const (
-	outIssued outcome = iota
-	outOK
+	outOK outcome = iota
+	outIssued
 	outLogin
 	outConsent
 	outInvalidRequest
@@ -162,7 +163,7 @@ const (
 )
 
 var outcomeNames = [numOutcomes]string{
-	"issued", "ok", "login", "consent",
+	"ok", "issued", "login", "consent",
 	oautherr.CodeInvalidRequest, oautherr.CodeInvalidClient, oautherr.CodeInvalidGrant, oautherr.CodeUnauthorizedClient,
 	oautherr.CodeUnsupportedGrantType, "unsupported_response_type", oautherr.CodeInvalidScope, oautherr.CodeInvalidTarget,
 	"access_denied", "method_not_allowed", "rate_limited", "unavailable", oautherr.CodeServerError, "other_error",
