@@ -29,7 +29,7 @@ func (o *observer) tokenIssued(ctx context.Context, r *http.Request, client *sto
 		return
 	}
 	o.emit(ctx, AuditEvent{Event: AuditTokenIssued, ClientID: client.ID, GrantType: grant, Subject: resp.Subject,
-		Scope: resp.Scope, JTI: resp.JTI, GrantID: resp.GrantID, IP: o.ips.Addr(r).String()})
+		Scope: resp.Scope, JTI: resp.JTI, GrantID: resp.GrantID, IP: o.addr(r)})
 }
 
 // authFailed is a client authentication that did not verify; lockedOut
@@ -50,7 +50,7 @@ func (o *observer) authFailed(ctx context.Context, r *http.Request, ep endpoint,
 	if !o.auditing() {
 		return
 	}
-	ev := AuditEvent{Event: AuditClientAuthFailed, Endpoint: endpointNames[ep], Reason: authFailureNames[reason], IP: o.ips.Addr(r).String()}
+	ev := AuditEvent{Event: AuditClientAuthFailed, Endpoint: endpointNames[ep], Reason: authFailureNames[reason], IP: o.addr(r)}
 	clientAttrs(&ev, client, id)
 	o.emit(ctx, ev)
 	for scope, yes := range lockedOut {
@@ -80,7 +80,7 @@ func (o *observer) replayed(ctx context.Context, rp provider.Replay) {
 	}
 	ev := AuditEvent{Event: event, ClientID: rp.ClientID, Subject: rp.Subject, GrantID: rp.GrantID}
 	if r, ok := ctx.Value(auditRequestKey{}).(*http.Request); ok {
-		ev.IP = o.ips.Addr(r).String()
+		ev.IP = o.addr(r)
 	}
 	o.emit(ctx, ev)
 }
@@ -99,7 +99,7 @@ func (o *observer) revoked(ctx context.Context, r *http.Request, client *storage
 	}
 	if o.auditing() {
 		o.emit(ctx, AuditEvent{Event: AuditTokenRevoked, ClientID: client.ID, TokenType: rv.TokenType,
-			JTI: rv.JTI, GrantID: rv.GrantID, Subject: rv.Subject, IP: o.ips.Addr(r).String()})
+			JTI: rv.JTI, GrantID: rv.GrantID, Subject: rv.Subject, IP: o.addr(r)})
 	}
 }
 
@@ -107,7 +107,7 @@ func (o *observer) revoked(ctx context.Context, r *http.Request, client *storage
 func (o *observer) consentGranted(ctx context.Context, r *http.Request, subject, clientID, scope string, remembered bool) {
 	if o.auditing() {
 		o.emit(ctx, AuditEvent{Event: AuditConsentGranted, ClientID: clientID, Subject: subject, Scope: scope,
-			Remembered: remembered, IP: o.ips.Addr(r).String()})
+			Remembered: remembered, IP: o.addr(r)})
 	}
 }
 
@@ -148,4 +148,12 @@ func (o *observer) cacheLookup() func(hit bool) {
 			miss.Inc()
 		}
 	}
+}
+
+// addr is the client's address for an audit event; "" if unknown.
+func (o *observer) addr(r *http.Request) string {
+	if a := o.ips.Addr(r); a.IsValid() {
+		return a.String()
+	}
+	return ""
 }
