@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/http"
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
 	"github.com/tollgate-oauth/tollgate/internal/tokenrequest"
@@ -41,7 +42,10 @@ import (
 // while wrong ones are refused unchecked: such a secret is protected by the
 // per-address limit alone (the README's "Brute force" section has the
 // numbers).
-func (s *Server) authenticate(ctx context.Context, req *tokenrequest.Request, ip string) (*storage.Client, *oautherr.Error) {
+//
+// A failure is told to the observer (metrics, audit), with the lockouts it
+// started. r is the request, for the audit's address; ep the endpoint.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, ep endpoint, req *tokenrequest.Request, ip string) (*storage.Client, *oautherr.Error) {
 	if req.ClientID == "" {
 		return nil, oautherr.InvalidClient(false, "client authentication is required: send HTTP Basic credentials or client_id in the body")
 	}
@@ -59,7 +63,8 @@ func (s *Server) authenticate(ctx context.Context, req *tokenrequest.Request, ip
 	if s.quickAccept(client, req) {
 		return client, nil
 	}
-	if e := s.reserveFailedAuth(ctx, req.ClientID, ip); e != nil {
+	lockedOut, e := s.reserveFailedAuth(ctx, req.ClientID, ip)
+	if e != nil {
 		return nil, e
 	}
 	ok, err := s.checkCredentials(client, req)
@@ -72,6 +77,7 @@ func (s *Server) authenticate(ctx context.Context, req *tokenrequest.Request, ip
 	}
 	if !ok {
 		s.log.WarnContext(ctx, "client authentication failed", logClientID(client, req.ClientID), "ip", ip, "basic", req.Basic)
+		s.obs.authFailed(ctx, r, ep, client, req.ClientID, lockedOut)
 		return nil, oautherr.InvalidClient(req.Basic, "client authentication failed")
 	}
 	s.refundFailedAuth(ctx, req.ClientID, ip)

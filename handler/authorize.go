@@ -15,37 +15,41 @@ import (
 // parameters are held to the token endpoint's rules (none repeated, RFC
 // 6749 §3.1; no stray whitespace or control characters); such errors are
 // shown here, never redirected, since the redirect URI is not trusted yet.
-func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) (answer, error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		e := oautherr.InvalidRequest("the authorization endpoint accepts GET and POST only")
 		e.Status = http.StatusMethodNotAllowed
-		s.fail(w, r, e.WithHeader("Allow", "GET, POST"))
-		return
+		return answer{}, e.WithHeader("Allow", "GET, POST")
 	}
 	if e := s.limitByIP(r.Context(), s.ips.Key(r)); e != nil {
-		s.fail(w, r, e)
-		return
+		return answer{}, e
 	}
 	params, e := authorizeParams(r, s.cfg.MaxBodyBytes, w)
 	if e != nil {
-		s.fail(w, r, e)
-		return
+		return answer{}, e
 	}
 	for name, values := range params {
 		if len(values) > 1 {
-			s.fail(w, r, oautherr.InvalidRequest("parameter %s is repeated", oautherr.Quote(name)))
-			return
+			return answer{}, oautherr.InvalidRequest("parameter %s is repeated", oautherr.Quote(name))
 		}
 		if p := printable.Problem(values[0]); p != "" {
-			s.fail(w, r, oautherr.InvalidRequest("parameter %s %s", oautherr.Quote(name), p))
-			return
+			return answer{}, oautherr.InvalidRequest("parameter %s %s", oautherr.Quote(name), p)
 		}
 	}
 	var consent provider.ConsentFunc
 	if s.cfg.Consent != nil {
 		consent = s.askConsent
 	}
-	s.provider.Authorize(w, r, provider.LoginFunc(s.cfg.Login), consent)
+	switch res, status := s.provider.Authorize(w, r, provider.LoginFunc(s.cfg.Login), consent); res {
+	case provider.AuthorizeIssued:
+		return answer{outcome: outIssued}, nil
+	case provider.AuthorizeLogin:
+		return answer{outcome: outLogin}, nil
+	case provider.AuthorizeConsent:
+		return answer{outcome: outConsent}, nil
+	default:
+		return answer{outcome: classify(status, res)}, nil
+	}
 }
 
 // authorizeParams returns every parameter fosite will read: the query and,

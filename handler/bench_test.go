@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tollgate-oauth/tollgate/handler"
 	"github.com/tollgate-oauth/tollgate/internal/accesstoken"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
@@ -33,11 +35,16 @@ var benchAlgs = []string{keys.RS256, keys.ES256, keys.EdDSA}
 // request) without ever refusing.
 var benchRates = handler.RateLimits{Token: "1000000000-S", TokenPerIP: "1000000000-S", FailedAuth: "1000000000-S"}
 
-func benchServer(b *testing.B, alg string) *handler.Server {
+// benchServer is a server signing with alg; mutate, if set, changes its
+// config last.
+func benchServer(b *testing.B, alg string, mutate func(*handler.Config)) *handler.Server {
 	b.Helper()
 	_, srv := newServer(b, func(c *handler.Config) {
 		c.Keys = []handler.SigningKey{{ID: "bench", Algorithm: alg}}
 		c.RateLimits = benchRates
+		if mutate != nil {
+			mutate(c)
+		}
 	})
 	return srv
 }
@@ -46,12 +53,27 @@ func benchServer(b *testing.B, alg string) *handler.Server {
 // whole handler (in process, no network): Basic auth with the argon2id
 // fixture secret (verified once, then from the cache), default scope and
 // audience.
-func BenchmarkTokenEndpoint(b *testing.B) {
+func BenchmarkTokenEndpoint(b *testing.B) { benchTokenEndpoint(b, nil) }
+
+// BenchmarkTokenEndpointMetrics is BenchmarkTokenEndpoint with
+// Config.Metrics on (audit and tracing off): what the metrics add to the
+// hot path, read beside it in one run (issue 11 allows 3 %):
+//
+//	scripts/bench-ratio.sh metrics
+func BenchmarkTokenEndpointMetrics(b *testing.B) {
+	m, err := handler.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchTokenEndpoint(b, func(c *handler.Config) { c.Metrics = m })
+}
+
+func benchTokenEndpoint(b *testing.B, mutate func(*handler.Config)) {
 	body := "grant_type=client_credentials"
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(integrationID+":"+integrationSecret))
 	for _, alg := range benchAlgs {
 		b.Run(alg, func(b *testing.B) {
-			srv := benchServer(b, alg)
+			srv := benchServer(b, alg, mutate)
 			b.ReportAllocs()
 			for b.Loop() {
 				req := httptest.NewRequest(http.MethodPost, handler.TokenPath, strings.NewReader(body))
@@ -70,7 +92,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 // BenchmarkTokenEndpointJSONPublic is the storefront's request: a JSON body,
 // a public client, a wildcard-matched market scope.
 func BenchmarkTokenEndpointJSONPublic(b *testing.B) {
-	srv := benchServer(b, keys.ES256)
+	srv := benchServer(b, keys.ES256, nil)
 	body := `{"grant_type":"client_credentials","client_id":"sales-channel","scope":"market:id:xYZkjABcde"}`
 	b.ReportAllocs()
 	for b.Loop() {

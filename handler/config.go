@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ulule/limiter/v3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tollgate-oauth/tollgate/internal/issuer"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
@@ -157,6 +158,32 @@ type Config struct {
 	// Logger receives structured logs; never a secret or a token.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, counts and times requests, failed client
+	// authentications, lockouts, replays, revocations, storage errors and
+	// the client cache's hits (see Metrics; NewMetrics makes one on the
+	// host's registry). Nil: no metrics, at no cost to a request.
+	Metrics *Metrics
+	// TracerProvider, when set, traces the Server: a span per request
+	// (tollgate.token, tollgate.authorize, …) under the one in the
+	// request's context, a span per step of a token request
+	// (tollgate.token.limit_ip, .parse, .authenticate, .limit_client,
+	// .issue with .policy, .mint and .sign inside, .respond), one per
+	// store call (tollgate.store.get_client, …), and one per background
+	// purge and key re-read. Spans carry fixed values only (outcome,
+	// registered grant type, an authenticated client's id, store result):
+	// never a secret, a token or a text the client sent. fosite's own
+	// spans are kept out. Nil: no spans, at the cost of a nil check.
+	TracerProvider trace.TracerProvider
+	// AuditLogger, when set, records each security-relevant action (the
+	// events of AuditEvent) at INFO or WARN, with stable keys. It is not
+	// Logger: audit records usually go to a sink of their own, kept
+	// longer, and at one per token issued they would flood an operational
+	// log (Logger notes issued tokens at DEBUG only). Nil: no audit log.
+	AuditLogger *slog.Logger
+	// OnAudit, when set, is called with each audit event, before
+	// AuditLogger records it, on the goroutine of the request (or of the
+	// key rotation): it must return quickly, and must not keep ctx.
+	OnAudit func(ctx context.Context, ev AuditEvent)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Rand is the entropy for token ids and generated keys. Default

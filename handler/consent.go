@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/tollgate-oauth/tollgate/internal/provider"
+	"github.com/tollgate-oauth/tollgate/internal/scope"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -129,6 +130,7 @@ func (s *Server) askConsent(w http.ResponseWriter, r *http.Request, in provider.
 			return provider.ConsentOutput{Err: err}, true
 		}
 	}
+	s.obs.consentGranted(ctx, r, in.Subject, in.ClientID, scope.Join(d.Scopes), d.Remember)
 	return provider.ConsentOutput{Scopes: slices.Clone(d.Scopes)}, true
 }
 
@@ -138,7 +140,9 @@ func (s *Server) askConsent(w http.ResponseWriter, r *http.Request, in provider.
 // their access tokens (through the revocation feed, by grant_id) and
 // their unredeemed codes. A user with no remembered consent still has
 // their grants revoked.
-func (s *Server) RevokeConsent(ctx context.Context, subject, clientID string) error {
+func (s *Server) RevokeConsent(ctx context.Context, subject, clientID string) (err error) {
+	ctx, span := s.obs.tracer.Start(ctx, "tollgate.consent.revoke")
+	defer endSpan(span, &err)
 	// Tokens first: if this fails, the consent is still listed and the
 	// user can try again.
 	n, err := s.provider.RevokeGrantsOf(ctx, subject, clientID)
@@ -149,6 +153,7 @@ func (s *Server) RevokeConsent(ctx context.Context, subject, clientID string) er
 		return fmt.Errorf("handler: forgetting a consent: %w", err)
 	}
 	s.log.Info("consent revoked", "client_id", clientID, "families", n)
+	s.obs.consentRevoked(ctx, subject, clientID)
 	return nil
 }
 

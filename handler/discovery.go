@@ -61,22 +61,21 @@ func (s *Server) buildMetadata() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	serveStatic(w, r, "application/json", s.metadata)
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) (answer, error) {
+	return answer{}, serveStatic(w, r, "application/json", s.metadata)
 }
 
-func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	serveStatic(w, r, "application/json", s.keys.Load().JWKS())
+func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) (answer, error) {
+	return answer{}, serveStatic(w, r, "application/json", s.keys.Load().JWKS())
 }
 
 // serveStatic answers GET and HEAD with a document that is fixed for the
 // life of the server, cacheable for five minutes.
-func serveStatic(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
+func serveStatic(w http.ResponseWriter, r *http.Request, contentType string, body []byte) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		e := oautherr.InvalidRequest("this endpoint accepts GET and HEAD only")
 		e.Status = http.StatusMethodNotAllowed
-		oautherr.Write(w, e.WithHeader("Allow", "GET, HEAD"))
-		return
+		return e.WithHeader("Allow", "GET, HEAD")
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Cache-Control", "public, max-age=300")
@@ -84,4 +83,5 @@ func serveStatic(w http.ResponseWriter, r *http.Request, contentType string, bod
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(body)
 	}
+	return nil
 }

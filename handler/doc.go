@@ -43,6 +43,16 @@
 // policy and fosite (internal/provider) → sign (internal/accesstoken) →
 // respond (respond.go).
 //
+// # Operating it
+//
+// Three sinks, each off unless set, each at the cost of a nil check when
+// off: [Config.Metrics] (Prometheus collectors made by [NewMetrics] on
+// the host's registry; the list is on [Metrics]), [Config.TracerProvider]
+// (OpenTelemetry spans per request, per token-request step and per store
+// call), and [Config.AuditLogger] or [Config.OnAudit] (one event per
+// security-relevant action; the schema is on [AuditEvent]). None of them
+// ever receives a secret or a token.
+//
 // Clients of a store that tells about changes (storage.ClientChanges:
 // storage/memory and storage/sqlstore) are kept in memory once read, so
 // authenticating a known client reads no storage; a change made elsewhere

@@ -34,37 +34,39 @@ func (e kekError) Is(target error) bool { return target == ErrKeyEncryptionKey }
 
 // storedKey returns the key material stored under tmpl.ID, unsealed, or
 // else the material generate makes, stored (sealed with kek when set) in
-// a record like tmpl. A stored record of another algorithm is an error.
-func storedKey(ctx context.Context, ks storage.KeyStore, kek []byte, tmpl storage.SigningKey, generate func() ([]byte, error)) ([]byte, error) {
+// a record like tmpl; stored tells which (the loser of a race to store
+// reads the winner's). A stored record of another algorithm is an error.
+func storedKey(ctx context.Context, ks storage.KeyStore, kek []byte, tmpl storage.SigningKey, generate func() ([]byte, error)) (material []byte, stored bool, err error) {
 	for range 2 {
 		rec, err := findStoredKey(ctx, ks, tmpl.ID)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if rec != nil {
 			if rec.Algorithm != tmpl.Algorithm {
-				return nil, fmt.Errorf("the stored key %q is %s, not %s", rec.ID, rec.Algorithm, tmpl.Algorithm)
+				return nil, false, fmt.Errorf("the stored key %q is %s, not %s", rec.ID, rec.Algorithm, tmpl.Algorithm)
 			}
-			return unsealKey(rec, kek)
+			material, err := unsealKey(rec, kek)
+			return material, false, err
 		}
 		material, err := generate()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		rec = &tmpl
 		if rec.Private, err = keys.Seal(material, kek, rec.ID); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		err = ks.AddSigningKey(ctx, rec)
 		if errors.Is(err, storage.ErrAlreadyExists) {
 			continue // another instance stored it first: read theirs
 		}
 		if err != nil {
-			return nil, fmt.Errorf("storing key %q: %w", tmpl.ID, err)
+			return nil, false, fmt.Errorf("storing key %q: %w", tmpl.ID, err)
 		}
-		return material, nil
+		return material, true, nil
 	}
-	return nil, fmt.Errorf("the key %q could be neither stored nor read", tmpl.ID)
+	return nil, false, fmt.Errorf("the key %q could be neither stored nor read", tmpl.ID)
 }
 
 // findStoredKey returns the record stored under id, or nil.
@@ -93,8 +95,8 @@ func unsealKey(rec *storage.SigningKey, kek []byte) ([]byte, error) {
 // storedSigningKey is storedKey for a signing key: PKCS#8 PEM at rest.
 // What comes back is always parsed from the PEM, generated or read: a
 // loser of the race to store gets the winner's key, not its own.
-func storedSigningKey(ctx context.Context, ks storage.KeyStore, kek []byte, tmpl storage.SigningKey, r io.Reader) (crypto.Signer, error) {
-	pem, err := storedKey(ctx, ks, kek, tmpl, func() ([]byte, error) {
+func storedSigningKey(ctx context.Context, ks storage.KeyStore, kek []byte, tmpl storage.SigningKey, r io.Reader) (_ crypto.Signer, stored bool, _ error) {
+	pem, stored, err := storedKey(ctx, ks, kek, tmpl, func() ([]byte, error) {
 		priv, err := keys.Generate(tmpl.Algorithm, r)
 		if err != nil {
 			return nil, err
@@ -102,9 +104,10 @@ func storedSigningKey(ctx context.Context, ks storage.KeyStore, kek []byte, tmpl
 		return keys.MarshalPEM(priv)
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return parseStoredSigningKey(tmpl.ID, pem)
+	priv, err := parseStoredSigningKey(tmpl.ID, pem)
+	return priv, stored, err
 }
 
 // parseStoredSigningKey reads a stored signing key's unsealed PEM.

@@ -48,7 +48,10 @@ func (s *Server) maybePurge() {
 		// must outlive a verifier's leeway (see serveRevocations); codes and
 		// families are checked against their expiry on use, so keeping them
 		// a little longer changes nothing.
+		ctx, span := s.obs.tracer.Start(ctx, "tollgate.purge")
 		n, err := s.purgeExpired(ctx, now.Add(-revocationGrace))
+		span.Int("tollgate.purged", n)
+		endSpan(span, &err)
 		if err != nil {
 			s.log.Warn("purging expired tokens failed", "error", err, "purged", n)
 			return

@@ -71,27 +71,38 @@ func (s *Server) guardAddress(ctx context.Context, ip string) *oautherr.Error {
 // address). Past the client id's limit it is refused too, and that count
 // given back so the refusal does not eat into the window; the address's
 // count stays, so a guesser cannot spray refused attempts for free.
-func (s *Server) reserveFailedAuth(ctx context.Context, clientID, ip string) *oautherr.Error {
+//
+// lockedOut tells, per allowance (lockoutIP, lockoutClient), whether this
+// attempt used up its last unit: if the check then fails, this failure is
+// the one that locks the address or the client id out. Exactly one
+// attempt per window sees that, however many run at once.
+func (s *Server) reserveFailedAuth(ctx context.Context, clientID, ip string) (lockedOut [numLockoutScopes]bool, _ *oautherr.Error) {
 	c, err := s.limitFailed.Take(ctx, failedAuthIP(ip))
 	if err != nil {
 		if e := s.storeFailed(ctx, "failed_auth", err); e != nil {
-			return e
+			return lockedOut, e
 		}
 	} else if c.Reached {
-		return ratelimit.TooMany(c, "failed client authentications")
+		return lockedOut, ratelimit.TooMany(c, "failed client authentications")
 	}
+	lockedOut[lockoutIP] = lastOne(c)
 	c, err = s.limitFailed.Take(ctx, failedAuthClient(clientID))
 	if err != nil {
 		if e := s.storeFailed(ctx, "failed_auth", err); e != nil {
 			s.refund(ctx, failedAuthIP(ip))
-			return e
+			return lockedOut, e
 		}
 	} else if c.Reached {
 		s.refund(ctx, failedAuthClient(clientID))
-		return ratelimit.TooMany(c, "failed client authentications")
+		return lockedOut, ratelimit.TooMany(c, "failed client authentications")
 	}
-	return nil
+	lockedOut[lockoutClient] = lastOne(c)
+	return lockedOut, nil
 }
+
+// lastOne reports whether the count c reports is exactly the limit: the
+// attempt took the last unit of its window.
+func lastOne(c limiter.Context) bool { return c.Limit > 0 && !c.Reached && c.Remaining == 0 }
 
 // refundFailedAuth gives back a reservation whose check succeeded (or did
 // not run).

@@ -37,10 +37,9 @@ func refreshKey(cfg Config, ks storage.KeyStore, log *slog.Logger) ([]byte, erro
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), refreshKeyTimeout)
 	defer cancel()
-	made := false
-	key, err := storedKey(ctx, ks, cfg.KeyEncryptionKey,
+	key, made, err := storedKey(ctx, ks, cfg.KeyEncryptionKey,
 		storage.SigningKey{ID: storage.RefreshMACKeyID, Algorithm: refreshKeyAlg, CreatedAt: cfg.Now()},
-		func() ([]byte, error) { made = true; return newRefreshKey(cfg.Rand) })
+		func() ([]byte, error) { return newRefreshKey(cfg.Rand) })
 	if err != nil {
 		return nil, fmt.Errorf("the refresh-token MAC key: %w", err)
 	}

@@ -31,9 +31,10 @@ func (s *Server) respondToken(w http.ResponseWriter, resp *provider.Response, qu
 	_, _ = w.Write(append(resp.AppendJSON(make([]byte, 0, size)), '\n'))
 }
 
-// fail answers with the protocol error of err. Errors that are the server's
-// own are logged with their cause and answered with a bare server_error.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+// fail answers with the protocol error of err, and returns it. Errors
+// that are the server's own are logged with their cause and answered with
+// a bare server_error.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) *oautherr.Error {
 	e, ok := errors.AsType[*oautherr.Error](err)
 	if !ok {
 		e = oautherr.ServerError()
@@ -42,6 +43,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "status", e.Status, "error", e.Code, "description", e.Description)
 	}
 	oautherr.Write(w, e)
+	return e
 }
 
 // writeJSON writes v as a no-store JSON answer.

@@ -49,22 +49,19 @@ type revokedEntry struct {
 	Exp     int64  `json:"exp"`
 }
 
-func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) (answer, error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		e := oautherr.InvalidRequest("this endpoint accepts GET and HEAD only")
 		e.Status = http.StatusMethodNotAllowed
-		s.fail(w, r, e.WithHeader("Allow", "GET, HEAD"))
-		return
+		return answer{}, e.WithHeader("Allow", "GET, HEAD")
 	}
 	ctx := r.Context()
 	if e := s.limitByIP(ctx, s.ips.Key(r)); e != nil {
-		s.fail(w, r, e)
-		return
+		return answer{}, e
 	}
 	after, e := feedAfter(r.URL.RawQuery)
 	if e != nil {
-		s.fail(w, r, e)
-		return
+		return answer{}, e
 	}
 	// Entries are served until revocationGrace past their exp: a resource
 	// server accepts a token a little past its exp (its leeway), so one
@@ -81,14 +78,12 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 		page, err = s.tokens.Revocations(ctx, 0, now, feedPageSize)
 	}
 	if err != nil {
-		s.fail(w, r, provider.StorageFailure(err))
-		return
+		return answer{}, provider.StorageFailure(err)
 	}
 	s.maybePurge()
 	body, err := json.Marshal(feedPage(page, reset))
 	if err != nil {
-		s.fail(w, r, &provider.Internal{Err: err})
-		return
+		return answer{}, &provider.Internal{Err: err}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -97,6 +92,7 @@ func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(append(body, '\n'))
 	}
+	return answer{}, nil
 }
 
 // feedAfter reads the after parameter: nil when absent or empty.

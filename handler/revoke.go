@@ -12,73 +12,71 @@ import (
 // serveRevoke is the revocation endpoint (RFC 7009): the client
 // authenticates as at the token endpoint and names a token it holds. The
 // answer is 200 whether or not the token was known (§2.2).
-func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
-	client, req, ok := s.clientRequest(w, r)
-	if !ok {
-		return
+func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) (answer, error) {
+	client, req, e := s.clientRequest(r, w, epRevoke)
+	if e != nil {
+		return answer{}, e
 	}
-	if err := s.provider.Revoke(r.Context(), client, req.Get("token"), req.Get("token_type_hint")); err != nil {
-		s.fail(w, r, err)
-		return
+	a := answer{client: client.ID}
+	rv, err := s.provider.Revoke(r.Context(), client, req.Get("token"), req.Get("token_type_hint"))
+	if err != nil {
+		return a, err
 	}
+	s.obs.revoked(r.Context(), r, client, rv)
 	s.maybePurge()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	w.WriteHeader(http.StatusOK)
+	return a, nil
 }
 
 // serveIntrospect is the introspection endpoint (RFC 7662), for
 // confidential clients (resource servers) only, each answered only about
 // the tokens [mayIntrospect] lets it see.
-func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
-	client, req, ok := s.clientRequest(w, r)
-	if !ok {
-		return
+func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) (answer, error) {
+	client, req, e := s.clientRequest(r, w, epIntrospect)
+	if e != nil {
+		return answer{}, e
 	}
+	a := answer{client: client.ID}
 	if client.Public {
-		s.fail(w, r, oautherr.InvalidClient(req.Basic, "introspection requires a confidential client"))
-		return
+		return a, oautherr.InvalidClient(req.Basic, "introspection requires a confidential client")
 	}
 	in, err := s.provider.Introspect(r.Context(), client, req.Get("token"), req.Get("token_type_hint"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return a, err
 	}
 	if !mayIntrospect(client, in) {
 		in = &provider.Introspection{Active: false}
 	}
 	writeJSON(w, http.StatusOK, in)
+	return a, nil
 }
 
 // clientRequest runs the steps the revocation and introspection endpoints
 // share with the token endpoint: POST, limit by IP, strict parsing, client
 // authentication (with its brute-force guard), and a token parameter.
-func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (*storage.Client, *tokenrequest.Request, bool) {
+func (s *Server) clientRequest(r *http.Request, w http.ResponseWriter, ep endpoint) (*storage.Client, *tokenrequest.Request, *oautherr.Error) {
 	if r.Method != http.MethodPost {
 		e := oautherr.InvalidRequest("this endpoint accepts POST only")
 		e.Status = http.StatusMethodNotAllowed
-		s.fail(w, r, e.WithHeader("Allow", http.MethodPost))
-		return nil, nil, false
+		return nil, nil, e.WithHeader("Allow", http.MethodPost)
 	}
 	ctx := r.Context()
 	ip := s.ips.Key(r)
 	if e := s.limitByIP(ctx, ip); e != nil {
-		s.fail(w, r, e)
-		return nil, nil, false
+		return nil, nil, e
 	}
 	req, e := tokenrequest.ParseOther(w, r, s.cfg.MaxBodyBytes)
 	if e != nil {
-		s.fail(w, r, e)
-		return nil, nil, false
+		return nil, nil, e
 	}
-	client, e := s.authenticate(ctx, req, ip)
+	client, e := s.authenticate(ctx, r, ep, req, ip)
 	if e != nil {
-		s.fail(w, r, e)
-		return nil, nil, false
+		return nil, nil, e
 	}
 	if req.Get("token") == "" {
-		s.fail(w, r, oautherr.InvalidRequest("the token parameter is missing"))
-		return nil, nil, false
+		return nil, nil, oautherr.InvalidRequest("the token parameter is missing")
 	}
-	return client, req, true
+	return client, req, nil
 }

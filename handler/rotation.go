@@ -135,7 +135,9 @@ func signerAt(live []*storage.SigningKey, now time.Time) *storage.SigningKey {
 // retires the keys whose tokens have all expired, and swaps in the new
 // Set. A key that cannot be opened is left out and reported in the
 // error; the others are used.
-func (s *Server) refreshKeys(ctx context.Context) error {
+func (s *Server) refreshKeys(ctx context.Context) (err error) {
+	ctx, span := s.obs.tracer.Start(ctx, "tollgate.keys.refresh")
+	defer endSpan(span, &err)
 	r := s.rot
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -153,8 +155,12 @@ func (s *Server) refreshKeys(ctx context.Context) error {
 		if soonest := now.Add(r.cfg.PublishAhead); from.Before(soonest) {
 			from = soonest
 		}
-		if err := s.addKey(ctx, rotationKID(slot), from, now); err != nil {
+		stored, err := s.addKey(ctx, rotationKID(slot), from, now)
+		if err != nil {
 			return err
+		}
+		if stored {
+			s.obs.keyEvent(ctx, AuditKeyRotated, rotationKID(slot), from, false)
 		}
 		s.log.Info("next signing key published", "kid", rotationKID(slot), "signs_from", from)
 		if all, err = storedSigningKeys(ctx, r.ks); err != nil {
@@ -196,6 +202,7 @@ func (s *Server) retireExpired(ctx context.Context, cur []*storage.SigningKey, n
 			return nil, fmt.Errorf("retiring signing key %q: %w", k.ID, err)
 		}
 		s.log.Info("signing key retired: every token it signed has expired", "kid", k.ID)
+		s.obs.keyEvent(ctx, AuditKeyRetired, k.ID, time.Time{}, false)
 	}
 	return keep, nil
 }
@@ -211,7 +218,7 @@ func (s *Server) retireAfter(ctx context.Context) (time.Duration, error) {
 	if l, ok := s.cfg.Clients.(interface {
 		ListClients(context.Context) ([]*storage.Client, error)
 	}); ok {
-		list, err := l.ListClients(ctx)
+		list, err := observe(ctx, s.obs, opListClients, l.ListClients)
 		if err != nil {
 			return 0, fmt.Errorf("listing the clients for their token lifetimes: %w", err)
 		}
@@ -223,14 +230,15 @@ func (s *Server) retireAfter(ctx context.Context) (time.Duration, error) {
 }
 
 // addKey makes and stores a key that signs from from, unless another
-// instance stored one under kid first (storedKey reads it then).
-func (s *Server) addKey(ctx context.Context, kid string, from, now time.Time) error {
-	_, err := storedSigningKey(ctx, s.rot.ks, s.rot.kek,
+// instance stored one under kid first (storedKey reads it then; stored
+// is false).
+func (s *Server) addKey(ctx context.Context, kid string, from, now time.Time) (stored bool, err error) {
+	_, stored, err = storedSigningKey(ctx, s.rot.ks, s.rot.kek,
 		storage.SigningKey{ID: kid, Algorithm: s.rot.cfg.Algorithm, CreatedAt: now, ActiveFrom: from}, s.cfg.Rand)
 	if err != nil {
-		return fmt.Errorf("making signing key %q: %w", kid, err)
+		return false, fmt.Errorf("making signing key %q: %w", kid, err)
 	}
-	return nil
+	return stored, nil
 }
 
 // swapKeys makes the Set of cur, newest first, the Server's.
@@ -315,20 +323,25 @@ func (s *Server) Close() error {
 // An earlier time makes it sign sooner, before some resource servers may
 // have re-read the JWKS. The schedule goes on from the new key. Other
 // instances pick it up at their next re-read; this one at once.
-func (s *Server) RotateKeys(ctx context.Context, activeFrom time.Time) (KeyInfo, error) {
+func (s *Server) RotateKeys(ctx context.Context, activeFrom time.Time) (_ KeyInfo, err error) {
 	if s.rot == nil {
 		return KeyInfo{}, ErrRotationOff
 	}
+	ctx, span := s.obs.tracer.Start(ctx, "tollgate.keys.rotate")
+	defer endSpan(span, &err)
 	now := s.cfg.Now()
 	if activeFrom.IsZero() {
 		activeFrom = now.Add(s.rot.cfg.PublishAhead)
 	}
 	kid := rotationKID(activeFrom)
 	s.rot.mu.Lock()
-	err := s.addKey(ctx, kid, activeFrom, now)
+	stored, err := s.addKey(ctx, kid, activeFrom, now)
 	s.rot.mu.Unlock()
 	if err != nil {
 		return KeyInfo{}, err
+	}
+	if stored {
+		s.obs.keyEvent(ctx, AuditKeyRotated, kid, activeFrom, true)
 	}
 	if err := s.refreshKeys(ctx); err != nil {
 		return KeyInfo{}, err
@@ -350,12 +363,14 @@ func (s *Server) RotateKeys(ctx context.Context, activeFrom time.Time) (KeyInfo,
 // key believed stolen; the schedule retires keys by itself. The key that
 // signs now cannot be retired: rotate first. A key already retired is
 // left as it was.
-func (s *Server) RetireKey(ctx context.Context, kid string) error {
+func (s *Server) RetireKey(ctx context.Context, kid string) (err error) {
 	if s.rot == nil {
 		return ErrRotationOff
 	}
+	ctx, span := s.obs.tracer.Start(ctx, "tollgate.keys.retire")
+	defer endSpan(span, &err)
 	s.rot.mu.Lock()
-	err := s.retireKey(ctx, kid)
+	err = s.retireKey(ctx, kid)
 	s.rot.mu.Unlock()
 	if err != nil {
 		return err
@@ -381,6 +396,7 @@ func (s *Server) retireKey(ctx context.Context, kid string) error {
 		return fmt.Errorf("handler: retiring signing key %q: %w", kid, err)
 	}
 	s.log.Warn("signing key retired by hand: tokens it signed stop verifying", "kid", kid)
+	s.obs.keyEvent(ctx, AuditKeyRetired, kid, time.Time{}, true)
 	return nil
 }
 

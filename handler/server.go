@@ -48,6 +48,7 @@ type Server struct {
 	verifier *secret.Verifier
 	ips      clientip.Resolver
 	log      *slog.Logger
+	obs      *observer // metrics, spans, audit events; each part nil when off
 	mux      *http.ServeMux
 	metadata []byte
 
@@ -82,17 +83,34 @@ func New(cfg Config) (*Server, error) {
 	if err := errors.Join(cfgErr, keyErr, setErr); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, clients: cfg.Clients, keys: keys.NewRing(set), keyStore: ks, log: cfg.Logger, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
-	if changes, ok := cfg.Clients.(storage.ClientChanges); ok && cfg.ClientStaleness > 0 {
+	s := &Server{cfg: cfg, clients: cfg.Clients, tokens: cfg.Tokens, keys: keys.NewRing(set), keyStore: ks, log: cfg.Logger,
+		ips: clientip.Resolver{Trusted: cfg.TrustedProxies}, obs: newObserver(cfg)}
+	if s.consents = cfg.Consents; s.consents == nil {
+		if s.consents, _ = cfg.Tokens.(storage.ConsentStore); s.consents == nil {
+			s.consents = memory.New()
+		}
+	}
+	if s.obs.watching() {
+		// The optional interfaces were found above, on the stores as
+		// given (and persistKeys and refreshKey read them so); the
+		// wrappers keep those the cache and the provider look for.
+		s.clients, s.tokens = observeClients(cfg.Clients, s.obs), observeTokens(cfg.Tokens, s.obs)
+		s.consents = observedConsents{next: s.consents, o: s.obs}
+		if ks != nil {
+			s.keyStore = observedKeys{next: ks, o: s.obs}
+		}
+	}
+	if changes, ok := s.clients.(storage.ClientChanges); ok && cfg.ClientStaleness > 0 {
 		// The real clock, not cfg.Now: the bound is how long a change
 		// takes to travel, and a test clock standing still must not keep
 		// a deleted client alive.
-		s.clients = clientcache.New(cfg.Clients, changes, clientcache.Options{Staleness: cfg.ClientStaleness, Logger: cfg.Logger})
+		s.clients = clientcache.New(s.clients, changes, clientcache.Options{Staleness: cfg.ClientStaleness, Logger: cfg.Logger,
+			OnLookup: s.obs.cacheLookup()})
 	}
 	if cfg.KeyRotation.Every > 0 {
 		// The first read decides the keys before the first request: a key
 		// that cannot be opened stops New here, not a request later.
-		s.rot = newRotation(cfg, ks)
+		s.rot = newRotation(cfg, s.keyStore)
 		ctx, cancel := context.WithTimeout(context.Background(), keyRefreshTimeout)
 		err := s.refreshKeys(ctx)
 		cancel()
@@ -123,12 +141,6 @@ func New(cfg Config) (*Server, error) {
 			return cfg.Claims(ctx, ClaimsRequest(in))
 		}
 	}
-	s.tokens = cfg.Tokens
-	if s.consents = cfg.Consents; s.consents == nil {
-		if s.consents, _ = cfg.Tokens.(storage.ConsentStore); s.consents == nil {
-			s.consents = memory.New()
-		}
-	}
 	macKey, err := refreshKey(cfg, ks, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("handler: Config.KeyStore: %w", err)
@@ -136,27 +148,28 @@ func New(cfg Config) (*Server, error) {
 	s.provider, err = provider.New(provider.Options{
 		Issuer: cfg.Issuer, TokenURL: cfg.Issuer + TokenPath, Keys: s.keys, Clients: s.clients,
 		AccessTokenTTL: cfg.AccessTokenTTL, Now: cfg.Now, Rand: cfg.Rand, Claims: claims,
-		Tokens: cfg.Tokens, RefreshKey: macKey, RefreshTokenTTL: cfg.RefreshTokenTTL, CodeTTL: cfg.AuthorizationCodeTTL,
+		Tokens: s.tokens, RefreshKey: macKey, RefreshTokenTTL: cfg.RefreshTokenTTL, CodeTTL: cfg.AuthorizationCodeTTL,
 		AuthorizationCode: cfg.Login != nil, PKCEPlain: cfg.PKCE.AllowPlain, PKCEOptional: cfg.PKCE.OptionalForConfidential,
-		Grants: extensionGrants(cfg.Grants),
+		Grants: extensionGrants(cfg.Grants), Tracer: s.obs.tracer, OnReplay: s.obs.replayed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
 	}
+	s.obs.setGrants(s.provider.GrantTypes())
 	// The metadata needs the provider's grant types.
 	if s.metadata, err = s.buildMetadata(); err != nil {
 		return nil, err
 	}
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc(TokenPath, s.serveToken)
-	s.mux.HandleFunc(RevokePath, s.serveRevoke)
-	s.mux.HandleFunc(IntrospectPath, s.serveIntrospect)
+	s.mux.HandleFunc(TokenPath, s.endpoint(epToken, s.serveToken))
+	s.mux.HandleFunc(RevokePath, s.endpoint(epRevoke, s.serveRevoke))
+	s.mux.HandleFunc(IntrospectPath, s.endpoint(epIntrospect, s.serveIntrospect))
 	if cfg.Login != nil {
-		s.mux.HandleFunc(AuthorizePath, s.serveAuthorize)
+		s.mux.HandleFunc(AuthorizePath, s.endpoint(epAuthorize, s.serveAuthorize))
 	}
-	s.mux.HandleFunc(JWKSPath, s.serveJWKS)
-	s.mux.HandleFunc(MetadataPath, s.serveMetadata)
-	s.mux.HandleFunc(RevocationsPath, s.serveRevocations)
+	s.mux.HandleFunc(JWKSPath, s.endpoint(epJWKS, s.serveJWKS))
+	s.mux.HandleFunc(MetadataPath, s.endpoint(epMetadata, s.serveMetadata))
+	s.mux.HandleFunc(RevocationsPath, s.endpoint(epRevocations, s.serveRevocations))
 	if s.rot != nil {
 		go s.rotationLoop()
 	}
@@ -201,7 +214,7 @@ func persistKeys(cfg Config, ks storage.KeyStore) ([]SigningKey, error) {
 		if sk.Key != nil || sk.ID == "" {
 			continue
 		}
-		priv, err := storedSigningKey(ctx, ks, cfg.KeyEncryptionKey,
+		priv, _, err := storedSigningKey(ctx, ks, cfg.KeyEncryptionKey,
 			storage.SigningKey{ID: sk.ID, Algorithm: sk.Algorithm, CreatedAt: cfg.Now()}, cfg.Rand)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,7 @@ var sqSecret = sync.OnceValues(func() ([2]string, error) {
 // sqEnv is a tollgate server whose clients and tokens are in sqlstores.
 type sqEnv struct {
 	ts     *httptest.Server
+	srv    *handler.Server
 	secret string
 }
 
@@ -135,21 +137,44 @@ func sqServerWith(t testing.TB, clients storage.ClientGetter, tokens storage.Tok
 		srv.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
-	return &sqEnv{ts: ts, secret: secret}
+	return &sqEnv{ts: ts, srv: srv, secret: secret}
 }
 
-// sqBackend opens an empty store; opts apply to it.
+// sqBackend opens an empty store; opts apply to it. An observed backend's
+// servers run with metrics, tracing and audit on (obObserved), so that
+// the tests that loop over sqBackendsObserved also prove the observed
+// stores keep what the server needs of sqlstore.
 type sqBackend struct {
-	name string
-	open func(t *testing.T, opts sqlstore.Options) *sqlstore.Store
+	name     string
+	open     func(t *testing.T, opts sqlstore.Options) *sqlstore.Store
+	observed bool
+}
+
+// sqBackendsObserved is sqBackends, then each again observed.
+func sqBackendsObserved() []sqBackend {
+	plain := sqBackends()
+	out := slices.Clone(plain)
+	for _, b := range plain {
+		b.name, b.observed = b.name+"/observed", true
+		out = append(out, b)
+	}
+	return out
+}
+
+// mutate is the config change of b's servers: nil, or observation.
+func (b sqBackend) mutate(t testing.TB, wantSpans ...string) func(*handler.Config) {
+	if !b.observed {
+		return nil
+	}
+	return obObserved(t, wantSpans...)
 }
 
 func sqBackends() []sqBackend {
 	return []sqBackend{
-		{"SQLite", func(t *testing.T, opts sqlstore.Options) *sqlstore.Store {
+		{name: "SQLite", open: func(t *testing.T, opts sqlstore.Options) *sqlstore.Store {
 			return sqOpen(t, "sqlite:"+filepath.Join(t.TempDir(), "tollgate.db"), opts)
 		}},
-		{"Postgres", func(t *testing.T, opts sqlstore.Options) *sqlstore.Store {
+		{name: "Postgres", open: func(t *testing.T, opts sqlstore.Options) *sqlstore.Store {
 			return sqOpen(t, testservices.PostgresSchema(t), opts)
 		}},
 	}
@@ -159,7 +184,7 @@ func sqBackends() []sqBackend {
 func sqServerOn(t *testing.T, b sqBackend) (*sqEnv, *sqlstore.Store) {
 	t.Helper()
 	s := b.open(t, sqlstore.Options{})
-	return sqServer(t, s, s, sqSeed(t, s)), s
+	return sqServerWith(t, s, s, sqSeed(t, s), b.mutate(t)), s
 }
 
 func sqOpen(t testing.TB, dsn string, opts sqlstore.Options) *sqlstore.Store {
@@ -369,7 +394,7 @@ func sqWantUnavailable(t testing.TB, what string, r sqResp, proxyAddr string) {
 // --- tests ---
 
 func TestSqClientCredentials(t *testing.T) {
-	for _, b := range sqBackends() {
+	for _, b := range sqBackendsObserved() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			e, store := sqServerOn(t, b)
@@ -417,7 +442,7 @@ func sqRowCounts(t testing.TB, s *sqlstore.Store) string {
 // exactly one new token pair; the rest are invalid_grant.
 func TestSqRefreshConcurrent(t *testing.T) {
 	const n = 32
-	for _, b := range sqBackends() {
+	for _, b := range sqBackendsObserved() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			e, _ := sqServerOn(t, b)
@@ -445,7 +470,7 @@ func TestSqRefreshConcurrent(t *testing.T) {
 // TestSqRefreshRotation: a rotated token works once, then its successor
 // does, over the real stores.
 func TestSqRefreshRotation(t *testing.T) {
-	for _, b := range sqBackends() {
+	for _, b := range sqBackendsObserved() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			e, _ := sqServerOn(t, b)
@@ -462,7 +487,7 @@ func TestSqRefreshRotation(t *testing.T) {
 // differently each time, so the race is run on many codes.
 func TestSqCodeConcurrent(t *testing.T) {
 	const rounds = 25
-	for _, b := range sqBackends() {
+	for _, b := range sqBackendsObserved() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			e, _ := sqServerOn(t, b)
@@ -603,12 +628,12 @@ func sqRaceAB(t *testing.T, ilv *sqInterleave, what string, build func() *http.R
 // TestSqCodeRaceInterleaved: B has checked the code, A redeems it, B
 // goes on to issue: B must get invalid_grant, not 500.
 func TestSqCodeRaceInterleaved(t *testing.T) {
-	for _, b := range sqBackends() {
+	for _, b := range sqBackendsObserved() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			store := b.open(t, sqlstore.Options{})
 			ilv := sqNewInterleave(store)
-			e := sqServer(t, store, ilv, sqSeed(t, store))
+			e := sqServerWith(t, store, ilv, sqSeed(t, store), b.mutate(t))
 			code, verifier := e.code(t)
 			sqRaceAB(t, ilv, "authorization code", func() *http.Request {
 				return e.sqRequest(handler.TokenPath, sqWebID, sqRedeemForm(code, verifier))
@@ -619,12 +644,12 @@ func TestSqCodeRaceInterleaved(t *testing.T) {
 
 // TestSqRefreshRaceInterleaved: the same for a refresh token.
 func TestSqRefreshRaceInterleaved(t *testing.T) {
-	for _, b := range sqBackends() {
+	for _, b := range sqBackendsObserved() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			store := b.open(t, sqlstore.Options{})
 			ilv := sqNewInterleave(store)
-			e := sqServer(t, store, ilv, sqSeed(t, store))
+			e := sqServerWith(t, store, ilv, sqSeed(t, store), b.mutate(t))
 			_, refresh := sqWantTokens(t, "extension grant", e.userGrant(t), true)
 			sqRaceAB(t, ilv, "refresh token", func() *http.Request {
 				return e.sqRequest(handler.TokenPath, sqPartnerID, sqRefreshForm(refresh))

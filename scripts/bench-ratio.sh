@@ -6,6 +6,7 @@
 # apart.
 #
 #   scripts/bench-ratio.sh handler [runs]      token endpoint vs bare signature
+#   scripts/bench-ratio.sh metrics [runs]      token endpoint with Config.Metrics vs without
 #   scripts/bench-ratio.sh middleware [runs]   protected request vs bare handler / bare verification
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +14,9 @@ what=${1:-handler}
 runs=${2:-6}
 case "$what" in
   handler)    pkg=./handler/    pattern='^Benchmark(TokenEndpoint|Sign)$' ;;
+  metrics)    pkg=./handler/    pattern='^BenchmarkTokenEndpoint(Metrics)?$' ;;
   middleware) pkg=./middleware/ pattern='^Benchmark(BareHandler|Protected|ProtectedRevocations|VerifySignature)$' ;;
-  *) echo "usage: $0 handler|middleware [runs]" >&2; exit 2 ;;
+  *) echo "usage: $0 handler|metrics|middleware [runs]" >&2; exit 2 ;;
 esac
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -38,6 +40,9 @@ awk -v what="$what" '
     if (what == "handler") {
       printf "%-22s %15s %15s %13s %8s\n", "alg", "endpoint", "bare sign", "overhead", "ratio"
       for (k = 1; k <= 3; k++) row(algs[k], "BenchmarkTokenEndpoint/" algs[k], "BenchmarkSign/" algs[k])
+    } else if (what == "metrics") {
+      printf "%-22s %15s %15s %13s %8s\n", "alg", "metrics on", "metrics off", "added", "ratio"
+      for (k = 1; k <= 3; k++) row(algs[k], "BenchmarkTokenEndpointMetrics/" algs[k], "BenchmarkTokenEndpoint/" algs[k])
     } else {
       printf "%-22s %15s %15s %13s %8s\n", "case", "protected", "baseline", "overhead", "ratio"
       for (k = 1; k <= 3; k++) row(algs[k] " repeated", "BenchmarkProtected/" algs[k] "/repeated", "BenchmarkBareHandler")

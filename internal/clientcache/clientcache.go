@@ -50,6 +50,9 @@ type Options struct {
 	// Logger is told when the version cannot be read, and when it can
 	// again. Default slog.Default().
 	Logger *slog.Logger
+	// OnLookup, if set, is told of every lookup: hit if it was answered
+	// from memory, else it went to the store (metrics count them).
+	OnLookup func(hit bool)
 }
 
 // Cache is a storage.ClientGetter in front of a store. It is safe for
@@ -106,7 +109,11 @@ func (c *Cache) GetClient(ctx context.Context, id string) (*storage.Client, erro
 		gen, written = c.dropOwn(w)
 		hit = false
 	}
-	if hit && gen != 0 && w == written && age < c.opts.Staleness {
+	hit = hit && gen != 0 && w == written && age < c.opts.Staleness
+	if c.opts.OnLookup != nil {
+		c.opts.OnLookup(hit)
+	}
+	if hit {
 		return client, nil
 	}
 	client, err := c.store.GetClient(ctx, id)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
 	"github.com/tollgate-oauth/tollgate/internal/policy"
+	"github.com/tollgate-oauth/tollgate/internal/tracing"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -43,51 +44,56 @@ type ConsentOutput struct {
 // has answered the request itself (a consent page, typically).
 type ConsentFunc func(w http.ResponseWriter, r *http.Request, in ConsentInput) (out ConsentOutput, ok bool)
 
+// What Authorize answered, beside an OAuth error code.
+const (
+	AuthorizeIssued  = "issued"  // a code, redirected to the client
+	AuthorizeLogin   = "login"   // the login hook answered
+	AuthorizeConsent = "consent" // the consent hook answered
+)
+
 // Authorize serves the authorization endpoint (RFC 6749 §4.1.1): fosite
 // validates the client, the exact redirect URI, response_type, state and
 // the PKCE challenge; tollgate's policy decides scopes and audiences; the
 // host's login hook names the user; its consent hook, if any, approves
 // the scopes (perhaps fewer); fosite issues the code and redirects.
 // Errors go back to the redirect URI only once it is validated (fosite
-// decides); before that they are shown here.
-func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login LoginFunc, consent ConsentFunc) {
-	ctx := r.Context()
+// decides); before that they are shown here. It returns how it answered:
+// AuthorizeIssued, AuthorizeLogin, AuthorizeConsent, or the OAuth error
+// code it answered with and that error's HTTP status.
+func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login LoginFunc, consent ConsentFunc) (answer string, status int) {
+	// fosite traces under the span in the context, error texts included:
+	// hidden from it (tollgate's store spans still nest under it).
+	ctx := tracing.Hide(r.Context())
 	// Every answer fosite writes names the issuer (RFC 9207, against mix-up
 	// attacks), error redirects included; the login hook writes to hw.
 	w := issWriter{ResponseWriter: hw, iss: p.opts.Issuer}
 	ar, err := p.fosite.NewAuthorizeRequest(ctx, r)
 	if err != nil {
-		p.writeAuthorizeError(ctx, w, ar, err)
-		return
+		return p.writeAuthorizeError(ctx, w, ar, err)
 	}
 	c := storageClient(ar.GetClient())
 	if c == nil || !c.HasGrantType(storage.GrantAuthorizationCode) {
-		p.writeAuthorizeError(ctx, w, ar, fosite.ErrUnauthorizedClient.WithHint("This client may not use the authorization code grant."))
-		return
+		return p.writeAuthorizeError(ctx, w, ar, fosite.ErrUnauthorizedClient.WithHint("This client may not use the authorization code grant."))
 	}
 	// Policy before login: a request that will fail never shows the user a
 	// login page.
 	scopes, e := policy.Scopes(c, ar.GetRequestedScopes())
 	if e != nil {
-		p.writeAuthorizeError(ctx, w, ar, toFosite(e))
-		return
+		return p.writeAuthorizeError(ctx, w, ar, toFosite(e))
 	}
 	auds, e := policy.Audiences(c, ar.GetRequestedAudience())
 	if e != nil {
-		p.writeAuthorizeError(ctx, w, ar, toFosite(e))
-		return
+		return p.writeAuthorizeError(ctx, w, ar, toFosite(e))
 	}
 	if e := p.checkPKCE(ar, c); e != nil {
-		p.writeAuthorizeError(ctx, w, ar, toFosite(e))
-		return
+		return p.writeAuthorizeError(ctx, w, ar, toFosite(e))
 	}
 	subject, ok := login(hw, r)
 	if !ok {
-		return
+		return AuthorizeLogin, 0
 	}
 	if subject == "" {
-		p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("No user was signed in."))
-		return
+		return p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("No user was signed in."))
 	}
 	if consent != nil {
 		out, ok := consent(hw, r, ConsentInput{
@@ -97,18 +103,16 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 		})
 		switch {
 		case !ok:
-			return
+			return AuthorizeConsent, 0
 		case out.Err != nil:
 			err := out.Err
 			if !errors.Is(err, storage.ErrUnavailable) {
 				// fosite names an error it does not know "error".
 				err = fosite.ErrServerError.WithWrap(err)
 			}
-			p.writeAuthorizeError(ctx, w, ar, err)
-			return
+			return p.writeAuthorizeError(ctx, w, ar, err)
 		case out.Denied:
-			p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
-			return
+			return p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 		}
 		scopes = out.Scopes
 	}
@@ -120,10 +124,10 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 	}
 	resp, err := p.fosite.NewAuthorizeResponse(ctx, ar, &Session{Subject: subject})
 	if err != nil {
-		p.writeAuthorizeError(ctx, w, ar, err)
-		return
+		return p.writeAuthorizeError(ctx, w, ar, err)
 	}
 	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
+	return AuthorizeIssued, 0
 }
 
 // toFosite turns a tollgate protocol error into fosite's, for fosite's
@@ -159,7 +163,8 @@ func (w issWriter) WriteHeader(code int) {
 // corrections: the answer always goes in the query (the only mode offered;
 // a client that asked for another gets its error where it can read iss),
 // and errors fosite names outside RFC 6749 §4.1.2.1 become invalid_request.
-func (p *Provider) writeAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
+// It returns the error code and status it answered with.
+func (p *Provider) writeAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) (code string, status int) {
 	if req, ok := ar.(*fosite.AuthorizeRequest); ok {
 		req.ResponseMode = fosite.ResponseModeQuery
 	}
@@ -178,6 +183,8 @@ func (p *Provider) writeAuthorizeError(ctx context.Context, w http.ResponseWrite
 		}
 	}
 	p.fosite.WriteAuthorizeError(ctx, w, ar, err)
+	fe := fosite.ErrorToRFC6749Error(err)
+	return fe.ErrorField, fe.CodeField
 }
 
 // checkPKCE applies fosite's PKCE rules before the user is asked to sign

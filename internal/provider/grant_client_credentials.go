@@ -75,11 +75,17 @@ func (p *Provider) clientCredentialsToken(ctx context.Context, req *tokenrequest
 	ar.RequestedScope = req.Scopes
 	ar.RequestedAudience = req.Audiences
 	h := clientCredentials{p: p}
-	if err := h.HandleTokenEndpointRequest(ctx, ar); err != nil {
+	sctx, span := p.opts.Tracer.Start(ctx, SpanPolicy)
+	err := h.HandleTokenEndpointRequest(sctx, ar)
+	endStep(span, err)
+	if err != nil {
 		return nil, protocolError(err)
 	}
 	resp := fosite.NewAccessResponse()
-	if err := h.PopulateTokenEndpointResponse(ctx, ar, resp); err != nil {
+	sctx, span = p.opts.Tracer.Start(ctx, SpanMint)
+	err = h.PopulateTokenEndpointResponse(sctx, ar, resp)
+	endStep(span, err)
+	if err != nil {
 		return nil, protocolError(err)
 	}
 	return toResponse(ar, resp)

@@ -48,6 +48,7 @@ func (h *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 		if err := h.p.revokeFamily(ctx, ref.family.Grant.ID, c.ID); err != nil {
 			return StorageFailure(err)
 		}
+		h.p.replayed(ctx, Replay{Refresh: true, ClientID: c.ID, Subject: ref.family.Grant.Subject, GrantID: ref.family.Grant.ID})
 		return oautherr.InvalidGrant(reuseRevoked)
 	case ref.family.Revoked:
 		return oautherr.InvalidGrant("the refresh token was revoked")
@@ -136,9 +137,11 @@ func (h *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fos
 	switch {
 	case errors.Is(err, storage.ErrAlreadyUsed):
 		// Lost the race: a replay like any other (see refreshGrant).
-		if err := h.p.revokeFamily(ctx, id, sess.refresh.family.Grant.ClientID); err != nil {
+		g := sess.refresh.family.Grant
+		if err := h.p.revokeFamily(ctx, id, g.ClientID); err != nil {
 			return StorageFailure(err)
 		}
+		h.p.replayed(ctx, Replay{Refresh: true, ClientID: g.ClientID, Subject: g.Subject, GrantID: id})
 		return oautherr.InvalidGrant(reuseRevoked)
 	case errors.Is(err, storage.ErrNotFound):
 		return oautherr.InvalidGrant("the refresh token is invalid")

@@ -73,9 +73,15 @@ func (p *Provider) mintAccessToken(ctx context.Context, grant string, r fosite.R
 		}
 	}
 	claims.Extra = extra
+	_, span := p.opts.Tracer.Start(ctx, SpanSign)
 	token, err := accesstoken.Mint(p.opts.Keys.Load().SigningAt(now), claims)
 	if err != nil {
-		return "", "", &Internal{Err: err}
+		err = &Internal{Err: err}
 	}
+	endStep(span, err)
+	if err != nil {
+		return "", "", err
+	}
+	sess.jti, sess.grantID = jti, family
 	return token, jti, nil
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/tollgate-oauth/tollgate/internal/refreshtoken"
 	"github.com/tollgate-oauth/tollgate/internal/scope"
 	"github.com/tollgate-oauth/tollgate/internal/tokenrequest"
+	"github.com/tollgate-oauth/tollgate/internal/tracing"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -77,6 +78,28 @@ type Options struct {
 	PKCEPlain, PKCEOptional bool
 	// Grants are extension grants, by grant_type.
 	Grants []ExtensionGrant
+	// Tracer traces the token request's policy, mint and sign steps
+	// (optional: the zero Tracer is off).
+	Tracer tracing.Tracer
+	// OnReplay, if set, is told of every replayed authorization code and
+	// reused refresh token, once its grant is revoked.
+	OnReplay func(context.Context, Replay)
+}
+
+// Replay is a single-use token presented again: its grant's tokens have
+// just been revoked.
+type Replay struct {
+	// Refresh: a refresh token of an earlier generation was presented (or
+	// lost a race to rotate); otherwise a used authorization code was.
+	Refresh                    bool
+	ClientID, Subject, GrantID string
+}
+
+// replayed tells Options.OnReplay of r.
+func (p *Provider) replayed(ctx context.Context, r Replay) {
+	if p.opts.OnReplay != nil {
+		p.opts.OnReplay(ctx, r)
+	}
 }
 
 // Provider issues tokens through fosite.
@@ -95,6 +118,12 @@ type Response struct {
 	Scope        string `json:"scope"`
 	CreatedAt    int64  `json:"created_at"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+
+	// For the audit record, not the client: the access token's jti and
+	// sub, and its grant family ("" for client_credentials).
+	JTI     string `json:"-"`
+	Subject string `json:"-"`
+	GrantID string `json:"-"`
 }
 
 // New builds the fosite provider. Every fosite.Config field that fosite
@@ -188,15 +217,43 @@ func (p *Provider) Token(ctx context.Context, r *http.Request, req *tokenrequest
 	fr := r.WithContext(ctx)
 	fr.PostForm, fr.Form = form, form
 
-	ar, err := p.fosite.NewAccessRequest(ctx, fr, &Session{})
+	// fosite traces under whatever span ctx holds, with error texts in
+	// its spans: tracing.Hide keeps it out of tollgate's traces.
+	sctx, span := p.opts.Tracer.Start(ctx, SpanPolicy)
+	ar, err := p.fosite.NewAccessRequest(tracing.Hide(sctx), fr, &Session{})
+	endStep(span, err)
 	if err != nil {
 		return nil, protocolError(err)
 	}
-	resp, err := p.fosite.NewAccessResponse(ctx, ar)
+	sctx, span = p.opts.Tracer.Start(ctx, SpanMint)
+	resp, err := p.fosite.NewAccessResponse(tracing.Hide(sctx), ar)
+	endStep(span, err)
 	if err != nil {
 		return nil, protocolError(err)
 	}
 	return toResponse(ar, resp)
+}
+
+// The spans of the token request's steps inside the provider: policy
+// decides what the request may have (and, for a code or a refresh token,
+// reads it); mint makes and records the tokens; sign is the signature.
+const (
+	SpanPolicy = "tollgate.token.policy"
+	SpanMint   = "tollgate.token.mint"
+	SpanSign   = "tollgate.token.sign"
+)
+
+// endStep ends a step's span, marked failed if err is set: "refused" for
+// the client's error, "error" for the server's (never err's text).
+func endStep(span tracing.Span, err error) {
+	if err != nil {
+		if _, ok := errors.AsType[*oautherr.Error](err); ok {
+			span.Fail("refused")
+		} else {
+			span.Fail("error")
+		}
+	}
+	span.End()
 }
 
 // toResponse reads the response fosite assembled. expires_in and
@@ -215,6 +272,7 @@ func toResponse(ar fosite.AccessRequester, resp fosite.AccessResponder) (*Respon
 	}
 	// GetExtra, not ToMap: ToMap builds a map of every field per token.
 	out.RefreshToken, _ = resp.GetExtra("refresh_token").(string)
+	out.JTI, out.Subject, out.GrantID = sess.jti, sess.Subject, sess.grantID
 	return out, nil
 }
 

@@ -14,10 +14,11 @@ import (
 // (storage.Family). lookupRefresh is where the refresh grant,
 // introspection and revocation turn a presented token into that record.
 
-// legacyRefreshStore is implemented by stores that hold refresh tokens
+// LegacyRefreshStore is implemented by stores that hold refresh tokens
 // issued before families (sqlstore, migrated from schema 1). Custom stores
-// need not know about it.
-type legacyRefreshStore interface {
+// need not know about it; a wrapper of a store that has it must have it
+// too.
+type LegacyRefreshStore interface {
 	LegacyRefreshFamily(ctx context.Context, signature string) (family string, active bool, err error)
 }
 
@@ -61,7 +62,7 @@ func (p *Provider) lookupRefresh(ctx context.Context, token string) (*presented,
 // since (generation 0): the first rotation replaces it with a token of the
 // current format.
 func (p *Provider) lookupLegacy(ctx context.Context, token string) (*presented, error) {
-	legacy, ok := p.opts.Tokens.(legacyRefreshStore)
+	legacy, ok := p.opts.Tokens.(LegacyRefreshStore)
 	if !ok {
 		return nil, nil
 	}

@@ -25,6 +25,8 @@ type Session struct {
 	refreshIssued bool
 	// refresh is the family a refresh request continues, read once.
 	refresh *presented
+	// jti and grantID are the last access token's, for the audit record.
+	jti, grantID string
 }
 
 var _ fosite.Session = (*Session)(nil)

@@ -78,6 +78,7 @@ func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature str
 		if err := s.p.revokeFamily(ctx, c.Grant.ID, c.Grant.ClientID); err != nil {
 			return nil, err
 		}
+		s.p.replayed(ctx, Replay{ClientID: c.Grant.ClientID, Subject: c.Grant.Subject, GrantID: c.Grant.ID})
 		return r, fosite.ErrInvalidatedAuthorizeCode
 	}
 	return r, nil
@@ -93,6 +94,7 @@ func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signat
 			if rerr := s.p.revokeFamily(ctx, c.Grant.ID, c.Grant.ClientID); rerr != nil {
 				return rerr
 			}
+			s.p.replayed(ctx, Replay{ClientID: c.Grant.ClientID, Subject: c.Grant.Subject, GrantID: c.Grant.ID})
 		}
 	}
 	return err

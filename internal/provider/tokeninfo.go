@@ -136,40 +136,48 @@ func (p *Provider) introspectRefresh(ctx context.Context, caller *storage.Client
 	}, nil
 }
 
+// Revoked is what Revoke revoked: nothing (TokenType ""), an access
+// token (its JTI), or a refresh token's whole grant (its GrantID).
+type Revoked struct {
+	TokenType             string // "access_token" or "refresh_token"
+	JTI, GrantID, Subject string
+}
+
 // Revoke revokes token for the client that holds it (RFC 7009). A refresh
 // token, of any generation, takes its whole grant with it (every access
 // and refresh token of the family, §2.1's SHOULD); an access token goes on
 // the revocation feed by its jti until it expires. Unknown, malformed, expired and foreign-issuer tokens
 // are not an error (§2.2: the client cannot do anything about them); a
 // token of another client is.
-func (p *Provider) Revoke(ctx context.Context, caller *storage.Client, token, hint string) error {
+func (p *Provider) Revoke(ctx context.Context, caller *storage.Client, token, hint string) (Revoked, error) {
 	if strings.HasPrefix(token, refreshPrefix) {
 		ref, err := p.lookupRefresh(ctx, token)
 		switch {
 		case err != nil:
-			return err
+			return Revoked{}, err
 		case ref == nil:
-			return nil
+			return Revoked{}, nil
 		case ref.family.Grant.ClientID != caller.ID:
-			return oautherr.UnauthorizedClient("the token was not issued to this client")
+			return Revoked{}, oautherr.UnauthorizedClient("the token was not issued to this client")
 		}
-		if err := p.revokeFamily(ctx, ref.family.Grant.ID, caller.ID); err != nil {
-			return StorageFailure(err)
+		g := ref.family.Grant
+		if err := p.revokeFamily(ctx, g.ID, caller.ID); err != nil {
+			return Revoked{}, StorageFailure(err)
 		}
-		return nil
+		return Revoked{TokenType: "refresh_token", GrantID: g.ID, Subject: g.Subject}, nil
 	}
 	if !looksLikeJWT(token) {
-		return nil
+		return Revoked{}, nil
 	}
 	c, err := p.verifyOwn(ctx, token, p.opts.Now())
 	if err != nil {
-		return nil // expired, foreign or forged: nothing to revoke
+		return Revoked{}, nil // expired, foreign or forged: nothing to revoke
 	}
 	if c.ClientID != caller.ID {
-		return oautherr.UnauthorizedClient("the token was not issued to this client")
+		return Revoked{}, oautherr.UnauthorizedClient("the token was not issued to this client")
 	}
 	if err := p.opts.Tokens.RevokeAccessToken(ctx, c.ID, c.Expiry); err != nil {
-		return StorageFailure(err)
+		return Revoked{}, StorageFailure(err)
 	}
-	return nil
+	return Revoked{TokenType: "access_token", JTI: c.ID, Subject: c.Subject}, nil
 }
