@@ -23,8 +23,8 @@ import (
 	"github.com/tollgate-oauth/tollgate/internal/accesstoken"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/internal/printable"
-	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/internal/secret"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 

@@ -9,9 +9,8 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/clientip"
 	"github.com/tollgate-oauth/tollgate/internal/printable"
-	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 )
 
 const (
@@ -34,7 +33,7 @@ type loginPage struct {
 	// nil when off.
 	failedIP, failedUser *ratelimit.Limiter
 	failClosed           bool // a failing counter store refuses sign-ins (503) instead of allowing them
-	ips                  clientip.Resolver
+	ips                  ratelimit.ClientIP
 	log                  *slog.Logger
 }
 
