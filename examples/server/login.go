@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/printable"
 	"github.com/tollgate-oauth/tollgate/ratelimit"
 )
 
@@ -70,7 +69,7 @@ func validReturn(s string) bool {
 		return true
 	}
 	if path, _, _ := strings.Cut(s, "?"); path != handler.AuthorizePath ||
-		strings.Contains(s, "#") || printable.Problem(s) != "" || printable.HasSpace(s) {
+		strings.Contains(s, "#") || textProblem(s) != "" || hasSpace(s) {
 		return false
 	}
 	u, err := url.Parse(s)
