@@ -18,8 +18,8 @@ import (
 //
 // Windows are fixed, as in limiter's stores: the count starts at the first
 // request of a window and resets when the window has passed. Expired keys
-// are swept, at most once per sweepEvery, by the request that finds the
-// sweep due, so the store needs no goroutine and no Close.
+// are swept, at most once a minute, by the request that finds the sweep
+// due, so the store needs no goroutine and no Close.
 type MemoryStore struct {
 	counters  sync.Map // string → *counter
 	now       func() time.Time
