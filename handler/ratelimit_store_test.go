@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 )
 
 // TestRateLimitStoreDown: with the counter store unreachable (a Redis
@@ -16,10 +16,11 @@ import (
 func TestRateLimitStoreDown(t *testing.T) {
 	t.Parallel()
 	for _, failClosed := range []bool{false, true} {
-		store, err := ratelimit.RedisStore("redis://127.0.0.1:1/0", "down")
+		store, err := ratelimit.NewRedisStore("redis://127.0.0.1:1/0", "down")
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { store.Close() })
 		var logs logBuffer
 		ts, _ := newServer(t, func(c *handler.Config) {
 			c.RateLimits = handler.RateLimits{Store: store, FailClosed: failClosed}

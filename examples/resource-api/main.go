@@ -37,8 +37,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
 	"github.com/tollgate-oauth/tollgate/middleware"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 )
 
 func main() {
@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	limits := middleware.RateLimit{Rate: *rate, FailClosed: *failClosed}
 	if *rateStore != "" {
-		if limits.Store, err = ratelimit.RedisStore(*rateStore, "tollgate-api"); err != nil {
+		if limits.Store, err = ratelimit.NewRedisStore(*rateStore, "tollgate-api"); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/memory"
 )
@@ -469,7 +468,7 @@ func TestRateLimitSharedOnRedis(t *testing.T) {
 	t.Parallel()
 	// A database of its own: counts live a minute, and a rerun must not
 	// find the last run's.
-	u, err := url.Parse(testservices.RedisURL(t))
+	u, err := url.Parse(redisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

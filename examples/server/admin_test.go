@@ -1,8 +1,8 @@
 //go:build unix
 
 // Unix only, as instances_test.go is. It was for serviceEnv, defined there
-// until it became internal/testservices; the file now builds elsewhere too,
-// but has not been run there.
+// until it became services_test.go; the file now builds elsewhere too, but
+// has not been run there.
 
 package main
 
@@ -26,7 +26,6 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
@@ -123,7 +122,7 @@ func sqliteAdminStore(t *testing.T) adminStore {
 // postgresAdminStore is a fresh schema in the test PostgreSQL, dropped at
 // cleanup.
 func postgresAdminStore(t *testing.T) adminStore {
-	dsn := testservices.PostgresSchema(t)
+	dsn := postgresSchema(t)
 	// A connection of the test's own to look at the rows, closed before
 	// the schema is dropped.
 	db, err := sql.Open("pgx", dsn)

@@ -5,8 +5,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,8 +17,6 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/keys"
-	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
@@ -86,16 +86,16 @@ func TestKeyEncryptionKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kek, err := keys.ParseSealingKey(strings.TrimSpace(string(kekFile)))
+	kek, err := handler.ParseKeyEncryptionKey(strings.TrimSpace(string(kekFile)))
 	if err != nil {
 		t.Fatalf("the key file holds %q: %v", kekFile, err)
 	}
 	stored := storedPrivateKey(t, db)
-	if !keys.IsSealed(stored) {
+	if !handler.KeySealed(&storage.SigningKey{Private: stored}) {
 		t.Fatalf("the stored key is not sealed: %.40q", stored)
 	}
-	if _, err := keys.Unseal(stored, kek, "k1"); err != nil {
-		t.Errorf("the stored key does not open with the key file: %v", err)
+	if err := opensWith(t, "sqlite:"+db, kek); err != nil {
+		t.Errorf("the stored keys do not open with the key file: %v", err)
 	}
 	if bytes.Contains(dbFileBytes(t, db), []byte("PRIVATE KEY")) {
 		t.Error("the database files hold a plain PEM key")
@@ -172,7 +172,7 @@ func TestKeyEncryptionKeyFile(t *testing.T) {
 // storage keeps nothing, and says nothing. Not parallel: t.Setenv.
 func TestUnsealedKeysNeedTheFlag(t *testing.T) {
 	t.Setenv(kekEnv, "")
-	pg := testservices.PostgresSchema(t)
+	pg := postgresSchema(t)
 	legacy := filepath.Join(t.TempDir(), "legacy.db")
 	plainKey(t, "sqlite:"+legacy)
 
@@ -206,7 +206,7 @@ func TestUnsealedKeysNeedTheFlag(t *testing.T) {
 				t.Errorf("token with the flag: %+v", tr)
 			}
 			for _, k := range storedKeys(t, tc.spec) {
-				if keys.IsSealed(k.Private) {
+				if handler.KeySealed(k) {
 					t.Errorf("key %s stored sealed, want plain (no key-encryption key)", k.ID)
 				}
 			}
@@ -228,7 +228,7 @@ func TestSealedPostgres(t *testing.T) {
 	kek := make([]byte, 32)
 	rand.Read(kek)
 	t.Setenv(kekEnv, base64.StdEncoding.EncodeToString(kek))
-	pg := testservices.PostgresSchema(t)
+	pg := postgresSchema(t)
 	s := start(t, nil, "-config", keysConfig(t), "-storage", pg)
 	if line := s.firstLine(); !strings.Contains(line, "keys sealed with "+kekEnv) {
 		t.Errorf("the startup line %q does not say the keys are sealed", line)
@@ -239,28 +239,47 @@ func TestSealedPostgres(t *testing.T) {
 	ids := map[string]bool{}
 	for _, k := range stored {
 		ids[k.ID] = true
-		if !keys.IsSealed(k.Private) {
+		if !handler.KeySealed(k) {
 			t.Errorf("key %s stored plain, want sealed", k.ID)
-			continue
-		}
-		if _, err := keys.Unseal(k.Private, kek, k.ID); err != nil {
-			t.Errorf("key %s: %v", k.ID, err)
 		}
 	}
 	if len(stored) != 2 || !ids["k1"] || !ids[storage.RefreshMACKeyID] {
 		t.Errorf("stored keys %v, want k1 and %s", ids, storage.RefreshMACKeyID)
 	}
+	if err := opensWith(t, pg, kek); err != nil {
+		t.Errorf("the stored keys do not open with %s: %v", kekEnv, err)
+	}
+	other := make([]byte, 32)
+	rand.Read(other)
+	if err := opensWith(t, pg, other); !errors.Is(err, handler.ErrKeyEncryptionKey) {
+		t.Errorf("the stored keys with another key-encryption key: %v, want ErrKeyEncryptionKey", err)
+	}
+}
+
+// opensWith starts a handler on the keys stored at spec, sealed with kek:
+// it reads k1 and the refresh-token MAC key, each unsealed under its own
+// ID, or fails with handler.ErrKeyEncryptionKey. Nothing is written when
+// both are there.
+func opensWith(t *testing.T, spec string, kek []byte) error {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), spec, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv, err := handler.New(handler.Config{Issuer: "http://keys.invalid", Clients: st, Tokens: st, KeyStore: st,
+		KeyEncryptionKey: kek, Keys: []handler.SigningKey{{ID: "k1", Algorithm: handler.EdDSA}}})
+	if err != nil {
+		return err
+	}
+	return srv.Close()
 }
 
 // plainKey stores an EdDSA key k1 as plain PEM, as the demo did before it
 // sealed keys by default.
 func plainKey(t *testing.T, spec string) {
 	t.Helper()
-	priv, err := keys.Generate(keys.EdDSA, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := keys.MarshalPEM(priv)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +288,7 @@ func plainKey(t *testing.T, spec string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.AddSigningKey(context.Background(), &storage.SigningKey{ID: "k1", Algorithm: keys.EdDSA, Private: pem, CreatedAt: time.Now()}); err != nil {
+	if err := st.AddSigningKey(context.Background(), &storage.SigningKey{ID: "k1", Algorithm: handler.EdDSA, Private: pemOf(t, priv), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 }

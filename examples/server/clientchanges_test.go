@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/testservices"
 )
 
 // TestInstancesSeeClientChanges runs two demo servers as separate OS
@@ -25,7 +24,7 @@ func TestInstancesSeeClientChanges(t *testing.T) {
 		dsn  func(t *testing.T) string
 	}{
 		{"SQLite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "tollgate.db") }},
-		{"Postgres", func(t *testing.T) string { return testservices.PostgresSchema(t) }},
+		{"Postgres", func(t *testing.T) string { return postgresSchema(t) }},
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()

@@ -20,11 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/accesstoken"
-	"github.com/tollgate-oauth/tollgate/internal/keys"
-	"github.com/tollgate-oauth/tollgate/internal/printable"
-	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
-	"github.com/tollgate-oauth/tollgate/internal/secret"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -260,7 +256,7 @@ func (cfg *fileConfig) check() error {
 			return fmt.Errorf("%s.kid: is required", field)
 		case kids[k.KID]:
 			return fmt.Errorf("%s.kid: %q is used twice", field, k.KID)
-		case k.Alg != "" && k.Alg != keys.RS256 && k.Alg != keys.ES256 && k.Alg != keys.EdDSA:
+		case k.Alg != "" && k.Alg != handler.RS256 && k.Alg != handler.ES256 && k.Alg != handler.EdDSA:
 			return fmt.Errorf("%s.alg: unknown algorithm %q (want RS256, ES256 or EdDSA)", field, k.Alg)
 		}
 		kids[k.KID] = true
@@ -387,7 +383,7 @@ func (cfg *fileConfig) checkUsers() error {
 		switch {
 		case u.Username == "":
 			return fmt.Errorf("%s.username: is required", field)
-		case printable.Problem(u.Username) != "" || printable.HasSpace(u.Username):
+		case textProblem(u.Username) != "" || hasSpace(u.Username):
 			return fmt.Errorf("%s.username: %q holds whitespace or control characters", field, u.Username)
 		case names[u.Username]:
 			return fmt.Errorf("%s.username: %q is used twice", field, u.Username)
@@ -395,19 +391,19 @@ func (cfg *fileConfig) checkUsers() error {
 			return fmt.Errorf("%s.password_hash: give password or password_hash, not both", field)
 		case u.Password == "" && u.PasswordHash == "":
 			return fmt.Errorf("%s.password: a user needs password or password_hash", field)
-		case printable.Problem(u.Password) != "":
+		case textProblem(u.Password) != "":
 			// The login form would never deliver such a password intact.
-			return fmt.Errorf("%s.password: %s", field, printable.Problem(u.Password))
+			return fmt.Errorf("%s.password: %s", field, textProblem(u.Password))
 		}
 		names[u.Username] = true
 		if u.PasswordHash != "" {
-			if err := secret.CheckFormat(u.PasswordHash); err != nil {
+			if err := handler.CheckSecretHash(u.PasswordHash); err != nil {
 				return fmt.Errorf("%s.password_hash: %v", field, err)
 			}
 		}
 		// Caught here rather than as a server_error on the user's first token.
 		for _, name := range slices.Sorted(maps.Keys(u.Claims)) {
-			if accesstoken.Reserved[name] {
+			if handler.ReservedClaim(name) {
 				return fmt.Errorf("%s.claims.%s: tollgate sets this claim itself", field, name)
 			}
 			if _, err := json.Marshal(u.Claims[name]); err != nil {
@@ -459,22 +455,22 @@ func (cfg *fileConfig) signingKeys() ([]handler.SigningKey, error) {
 	if len(list) == 0 {
 		// The default key gets a kid, so it is stored and kept across
 		// restarts (and shared by instances) like a configured one.
-		list = []keyConfig{{KID: "k1", Alg: keys.RS256}}
+		list = []keyConfig{{KID: "k1", Alg: handler.RS256}}
 	}
 	for i, k := range list {
 		sk := handler.SigningKey{ID: k.KID, Algorithm: k.Alg}
 		if sk.Algorithm == "" {
-			sk.Algorithm = keys.RS256
+			sk.Algorithm = handler.RS256
 		}
 		if k.File != "" {
 			pemBytes, err := os.ReadFile(k.File)
 			if err != nil {
 				return nil, fmt.Errorf("keys[%d].file: %w", i, err)
 			}
-			if sk.Key, err = keys.ParsePEM(pemBytes); err != nil {
+			if sk.Key, err = handler.ParseSigningKeyPEM(pemBytes); err != nil {
 				return nil, fmt.Errorf("keys[%d].file: %w", i, err)
 			}
-			if _, err := keys.New(sk.ID, sk.Algorithm, sk.Key); err != nil {
+			if err := sk.Validate(); err != nil {
 				return nil, fmt.Errorf("keys[%d].file: %w", i, err)
 			}
 		}

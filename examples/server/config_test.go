@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tollgate-oauth/tollgate/internal/keys"
 )
 
 // issueConfig is the schema of the demo server exactly as the issue gives it.
@@ -79,11 +77,7 @@ func TestParseIssueSchema(t *testing.T) {
 func TestInvalidConfigStopsStartup(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ecKey, err := keys.Generate(keys.ES256, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Join(dir, "ec.pem"), ecKey)
+	writePEM(t, filepath.Join(dir, "ec.pem"), newP256Key(t))
 
 	// Each case is a whole config: these two pieces are valid.
 	const head = "listen: 127.0.0.1:0\n"

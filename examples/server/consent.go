@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/printable"
 )
 
 const (
@@ -242,7 +241,7 @@ func (p *consentPage) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := r.PostForm.Get("client_id")
-	if client == "" || printable.Problem(client) != "" {
+	if client == "" || textProblem(client) != "" {
 		render(w, p.log, http.StatusBadRequest, page{Title: title, Error: "The form names no client."})
 		return
 	}

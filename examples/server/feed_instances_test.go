@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/testservices"
 	"github.com/tollgate-oauth/tollgate/middleware"
 )
 
@@ -37,7 +36,7 @@ const (
 // that API within its bound, with no call to either server per request.
 func TestRevocationReachesAPIAcrossInstances(t *testing.T) {
 	t.Parallel()
-	dsn := testservices.PostgresSchema(t)
+	dsn := postgresSchema(t)
 	suffix := strings.ToLower(rand.Text()[:8])
 	svc, spa := "svc-"+suffix, "spa-"+suffix
 	svcSecret, svcHash, _ := handler.GenerateClientSecret()

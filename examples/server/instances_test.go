@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/testservices"
 )
 
 // TestSeveralInstances runs two demo servers as separate OS processes on
@@ -31,8 +30,8 @@ import (
 // both together.
 func TestSeveralInstances(t *testing.T) {
 	t.Parallel()
-	dsn := testservices.PostgresSchema(t)
-	redisURL := testservices.RedisURL(t)
+	dsn := postgresSchema(t)
+	redisURL := redisURL(t)
 
 	// Client ids are fresh per run: the shared Redis keeps counts by id.
 	suffix := strings.ToLower(rand.Text()[:8])

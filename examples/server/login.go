@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/clientip"
-	"github.com/tollgate-oauth/tollgate/internal/printable"
-	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 )
 
 const (
@@ -34,7 +32,7 @@ type loginPage struct {
 	// nil when off.
 	failedIP, failedUser *ratelimit.Limiter
 	failClosed           bool // a failing counter store refuses sign-ins (503) instead of allowing them
-	ips                  clientip.Resolver
+	ips                  ratelimit.ClientIP
 	log                  *slog.Logger
 }
 
@@ -71,7 +69,7 @@ func validReturn(s string) bool {
 		return true
 	}
 	if path, _, _ := strings.Cut(s, "?"); path != handler.AuthorizePath ||
-		strings.Contains(s, "#") || printable.Problem(s) != "" || printable.HasSpace(s) {
+		strings.Contains(s, "#") || textProblem(s) != "" || hasSpace(s) {
 		return false
 	}
 	u, err := url.Parse(s)

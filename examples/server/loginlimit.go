@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 
-	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 )
 
 // budget is one failure budget a sign-in attempt is counted against.

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/tollgate-oauth/tollgate/internal/testservices"
 )
 
 // loginFrom signs in at base as user from ip (X-Forwarded-For: the config
@@ -139,7 +137,7 @@ func TestLoginLimitPerUser(t *testing.T) {
 // instances and two addresses are refused at the same count as on one.
 func TestLoginLimitShared(t *testing.T) {
 	t.Parallel()
-	redisURL := testservices.RedisURL(t)
+	redisURL := redisURL(t)
 	// Usernames are fresh per run: the shared Redis keeps counts by name.
 	suffix := "-" + strings.ToLower(rand.Text()[:8])
 	cfg := limitConfig(t, suffix, ", store: "+redisURL)

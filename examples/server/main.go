@@ -32,8 +32,7 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/clientip"
-	"github.com/tollgate-oauth/tollgate/internal/ratelimit"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 	"github.com/tollgate-oauth/tollgate/storage"
 	"github.com/tollgate-oauth/tollgate/storage/sqlstore"
 )
@@ -314,7 +313,7 @@ func newLoginPage(cfg *fileConfig, proxies []netip.Prefix, store limiter.Store, 
 	}
 	return &loginPage{users: u, signer: s, failedIP: failedIP, failedUser: failedUser,
 		failClosed: cfg.RateLimits.OnStoreError == "closed",
-		ips:        clientip.Resolver{Trusted: proxies}, log: logger}, nil
+		ips:        ratelimit.ClientIP{TrustedProxies: proxies}, log: logger}, nil
 }
 
 // scopesSupported publishes the concrete scopes the clients can get;
@@ -359,7 +358,7 @@ func rateLimitStore(rc rateConfig) (limiter.Store, error) {
 	if rc.Store == "" || rc.Store == "memory" {
 		return nil, nil
 	}
-	s, err := ratelimit.RedisStore(rc.Store, "demo")
+	s, err := ratelimit.NewRedisStore(rc.Store, "demo")
 	if err != nil {
 		return nil, fmt.Errorf("config: rate_limits.store: %w", err)
 	}

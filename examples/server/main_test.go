@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +26,6 @@ import (
 	"time"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/keys"
 )
 
 // TestMain lets a test run main itself in a subprocess (see
@@ -98,13 +102,29 @@ func writeConfig(t *testing.T, dir, yaml string) string {
 
 func writePEM(t *testing.T, path string, key crypto.Signer) {
 	t.Helper()
-	pemBytes, err := keys.MarshalPEM(key)
+	if err := os.WriteFile(path, pemOf(t, key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pemOf is key as a PKCS #8 PEM file holds it.
+func pemOf(t *testing.T, key crypto.Signer) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// newP256Key is a new ES256 signing key.
+func newP256Key(t *testing.T) crypto.Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return key
 }
 
 // tokenResponse is the token endpoint's answer, success or error.
@@ -178,11 +198,7 @@ func getJSON(t *testing.T, url string, v any) {
 func TestRunFromConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	key, err := keys.Generate(keys.ES256, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Join(dir, "k1.pem"), key)
+	writePEM(t, filepath.Join(dir, "k1.pem"), newP256Key(t))
 	// No issuer: it is derived from the bound address. The key file is
 	// relative to the config file, not to the working directory.
 	path := writeConfig(t, dir, `

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tollgate-oauth/tollgate/internal/testservices"
 )
 
 // TestStartupLineRedacts: no form of a database password reaches the
@@ -18,7 +16,7 @@ import (
 func TestStartupLineRedacts(t *testing.T) {
 	t.Parallel()
 	const pw, pw2 = "Sup3rSecretPw", "An0therSecret"
-	u, err := url.Parse(testservices.PostgresSchema(t))
+	u, err := url.Parse(postgresSchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}

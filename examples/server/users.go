@@ -6,7 +6,6 @@ import (
 	"maps"
 
 	"github.com/tollgate-oauth/tollgate/handler"
-	"github.com/tollgate-oauth/tollgate/internal/secret"
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
@@ -17,7 +16,7 @@ type users struct {
 	// verify runs argon2id once per user and password, then compares an
 	// HMAC; every failure, unknown user included, costs one argon2id run,
 	// so the answer's timing does not tell which usernames exist.
-	verify *secret.Verifier
+	verify *handler.SecretVerifier
 }
 
 type user struct {
@@ -27,7 +26,7 @@ type user struct {
 
 // newUsers hashes plain passwords at start: only hashes are kept in memory.
 func newUsers(list []userConfig) (*users, error) {
-	v, err := secret.NewVerifier(0, nil)
+	v, err := handler.NewSecretVerifier()
 	if err != nil {
 		return nil, err
 	}
@@ -51,14 +50,11 @@ func (u *users) exists(name string) bool {
 	return ok
 }
 
-// authenticate checks a username and password in constant time.
+// authenticate checks a username and password in constant time: an
+// unknown name has no hash, which the verifier answers with the work of a
+// wrong password.
 func (u *users) authenticate(name, password string) bool {
-	usr, ok := u.byName[name]
-	if !ok {
-		u.verify.Fail()
-		return false
-	}
-	return u.verify.Verify(name, usr.hash, password)
+	return u.verify.Verify(name, u.byName[name].hash, password)
 }
 
 // claims is the handler's Claims hook: a user's configured claims go into

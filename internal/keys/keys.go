@@ -116,7 +116,7 @@ func New(id, alg string, private crypto.Signer) (*Key, error) {
 	if id == "" {
 		return nil, errors.New("keys: kid is required")
 	}
-	if err := checkPair(alg, private); err != nil {
+	if err := CheckPair(alg, private); err != nil {
 		return nil, fmt.Errorf("keys: key %q: %w", id, err)
 	}
 	header, err := protectedHeader(id, alg)
@@ -126,7 +126,9 @@ func New(id, alg string, private crypto.Signer) (*Key, error) {
 	return &Key{ID: id, Alg: alg, private: private, header: header}, nil
 }
 
-func checkPair(alg string, private crypto.Signer) error {
+// CheckPair reports whether private can sign alg: RS256 needs RSA of at
+// least 2048 bits, ES256 a P-256 key, EdDSA Ed25519.
+func CheckPair(alg string, private crypto.Signer) error {
 	switch k := private.(type) {
 	case *rsa.PrivateKey:
 		if alg != RS256 {

@@ -1,10 +1,12 @@
 // Package ratelimit wraps github.com/ulule/limiter/v3 with what every
-// tollgate limit shares: rates in limiter's "100-S" format (or "off"), the
-// X-RateLimit-* and Retry-After headers, and the OAuth-style 429 body.
+// tollgate endpoint's limit shares: the X-RateLimit-* and Retry-After
+// headers and the OAuth-style 429 body. What hosts use too (the rate
+// format, the counter stores, the Limiter) is public, in the top-level
+// ratelimit package; the names below lead there, so the handler and the
+// middleware read as before.
 package ratelimit
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,67 +15,23 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
+	"github.com/tollgate-oauth/tollgate/ratelimit"
 )
 
-// Off disables a limit.
-const Off = "off"
+// Limiter is [ratelimit.Limiter].
+type Limiter = ratelimit.Limiter
 
-// Limiter counts requests per key against one rate. A nil *Limiter allows
-// everything.
-type Limiter struct {
-	lim    *limiter.Limiter
-	prefix string
-}
-
-// ParseRate checks a rate: limiter's "<limit>-<S|M|H|D>" or "off".
-func ParseRate(rate string) (limiter.Rate, bool, error) {
-	if rate == Off {
-		return limiter.Rate{}, false, nil
-	}
-	r, err := limiter.NewRateFromFormatted(rate)
-	if err != nil {
-		return r, false, fmt.Errorf("rate %q: want <limit>-<S|M|H|D> such as 100-S, or off", rate)
-	}
-	if r.Limit <= 0 {
-		return r, false, fmt.Errorf("rate %q: the limit must be positive", rate)
-	}
-	return r, true, nil
-}
-
-// New returns a limiter over store for rate; nil (no limit) for "off".
-// prefix keeps this limit's keys apart from others in a shared store.
+// New is [ratelimit.New].
 func New(store limiter.Store, rate, prefix string) (*Limiter, error) {
-	r, on, err := ParseRate(rate)
-	if err != nil || !on {
-		return nil, err
-	}
-	return &Limiter{lim: limiter.New(store, r), prefix: prefix}, nil
+	return ratelimit.New(store, rate, prefix)
 }
 
-// Take counts one request for key.
-func (l *Limiter) Take(ctx context.Context, key string) (limiter.Context, error) {
-	if l == nil {
-		return limiter.Context{}, nil
-	}
-	return l.lim.Get(ctx, l.prefix+key)
-}
+// ParseRate is [ratelimit.ParseRate].
+func ParseRate(rate string) (limiter.Rate, bool, error) { return ratelimit.ParseRate(rate) }
 
-// Peek reports the state for key without counting.
-func (l *Limiter) Peek(ctx context.Context, key string) (limiter.Context, error) {
-	if l == nil {
-		return limiter.Context{}, nil
-	}
-	return l.lim.Peek(ctx, l.prefix+key)
-}
-
-// Refund gives back one request counted for key by Take.
-func (l *Limiter) Refund(ctx context.Context, key string) error {
-	if l == nil {
-		return nil
-	}
-	_, err := l.lim.Increment(ctx, l.prefix+key, -1)
-	return err
-}
+// NewMemoryStore is [ratelimit.NewMemoryStore]: the store of every limit
+// whose config names none.
+func NewMemoryStore() limiter.Store { return ratelimit.NewMemoryStore() }
 
 // Exceeded reports whether the next request for key would be refused,
 // without counting it. Peek's Reached only turns true after the count has

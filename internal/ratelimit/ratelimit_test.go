@@ -16,62 +16,10 @@ import (
 	"github.com/tollgate-oauth/tollgate/internal/oautherr"
 )
 
-func TestParseRate(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		rate   string
-		on     bool
-		limit  int64
-		period time.Duration
-		err    bool
-	}{
-		{rate: "100-S", on: true, limit: 100, period: time.Second},
-		{rate: "6000-M", on: true, limit: 6000, period: time.Minute},
-		{rate: "10-H", on: true, limit: 10, period: time.Hour},
-		{rate: "1-D", on: true, limit: 1, period: 24 * time.Hour},
-		{rate: "off"},
-		{rate: "", err: true},
-		{rate: "abc", err: true},
-		{rate: "0-S", err: true},
-		{rate: "-1-M", err: true},
-		{rate: "10-X", err: true},
-		{rate: "10", err: true},
-		{rate: "OFF", err: true},
-		{rate: " 100-S", err: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.rate, func(t *testing.T) {
-			t.Parallel()
-			r, on, err := ParseRate(tt.rate)
-			if tt.err {
-				if err == nil {
-					t.Fatalf("ParseRate(%q) = %+v, %v, nil; want an error", tt.rate, r, on)
-				}
-				if on {
-					t.Errorf("ParseRate(%q) reports on=true with an error", tt.rate)
-				}
-				if !strings.Contains(err.Error(), strconv.Quote(tt.rate)) {
-					t.Errorf("error %q does not quote the rate", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseRate(%q): %v", tt.rate, err)
-			}
-			if on != tt.on {
-				t.Fatalf("ParseRate(%q) on = %v, want %v", tt.rate, on, tt.on)
-			}
-			if tt.on && (r.Limit != tt.limit || r.Period != tt.period) {
-				t.Errorf("ParseRate(%q) = %d per %v, want %d per %v", tt.rate, r.Limit, r.Period, tt.limit, tt.period)
-			}
-		})
-	}
-}
-
 func TestNew(t *testing.T) {
 	t.Parallel()
 	store := memory.NewStore()
-	l, err := New(store, Off, "p:")
+	l, err := New(store, "off", "p:")
 	if err != nil || l != nil {
 		t.Fatalf("New(off) = %v, %v; want nil, nil", l, err)
 	}
@@ -234,5 +182,24 @@ func TestTooMany(t *testing.T) {
 				t.Errorf("body %v", body)
 			}
 		})
+	}
+}
+
+// TestHeaderNamesCanonical: SetHeaders writes its keys directly, so they
+// must be what Header.Get looks up.
+func TestHeaderNamesCanonical(t *testing.T) {
+	for _, k := range []string{headerLimit, headerRemaining, headerReset} {
+		if http.CanonicalHeaderKey(k) != k {
+			t.Errorf("%q is not canonical (%q)", k, http.CanonicalHeaderKey(k))
+		}
+	}
+	h := http.Header{}
+	SetHeaders(h, limiter.Context{Limit: 10, Remaining: 7, Reset: 1795435200})
+	if h.Get("X-RateLimit-Limit") != "10" || h.Get("X-RateLimit-Remaining") != "7" || h.Get("X-RateLimit-Reset") != "1795435200" {
+		t.Fatalf("headers %v", h)
+	}
+	h.Add("X-RateLimit-Limit", "x") // appending to one value must not touch the next
+	if h.Get("X-RateLimit-Remaining") != "7" {
+		t.Fatalf("an Add to one header changed another: %v", h)
 	}
 }

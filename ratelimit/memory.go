@@ -9,7 +9,7 @@ import (
 	"github.com/ulule/limiter/v3"
 )
 
-// MemoryStore is an in-process limiter.Store that counts without a lock:
+// MemoryStore is an in-process [limiter.Store] that counts without a lock:
 // a key's current window is one atomic pointer, and a request is one
 // atomic add to its count. limiter's own memory store takes a mutex per
 // key, which every request of one busy client contends on, and builds a
@@ -18,8 +18,8 @@ import (
 //
 // Windows are fixed, as in limiter's stores: the count starts at the first
 // request of a window and resets when the window has passed. Expired keys
-// are swept, at most once per sweepEvery, by the request that finds the
-// sweep due, so the store needs no goroutine and no Close.
+// are swept, at most once a minute, by the request that finds the sweep
+// due, so the store needs no goroutine and no Close.
 type MemoryStore struct {
 	counters  sync.Map // string → *counter
 	now       func() time.Time
@@ -43,11 +43,12 @@ type window struct {
 // counter.
 var dead = &window{}
 
-// NewMemoryStore returns an empty store on the wall clock.
-func NewMemoryStore() *MemoryStore { return NewMemoryStoreAt(time.Now) }
+// NewMemoryStore returns an empty store on the wall clock, as limiter's
+// stores count (the Reset of each answer is Unix seconds).
+func NewMemoryStore() *MemoryStore { return newMemoryStoreAt(time.Now) }
 
-// NewMemoryStoreAt returns an empty store on the clock now (for tests).
-func NewMemoryStoreAt(now func() time.Time) *MemoryStore {
+// newMemoryStoreAt returns an empty store on the clock now, for tests.
+func newMemoryStoreAt(now func() time.Time) *MemoryStore {
 	s := &MemoryStore{now: now}
 	s.nextSweep.Store(now().Add(sweepEvery).UnixNano())
 	return s
@@ -141,7 +142,8 @@ func (s *MemoryStore) sweep(now int64) {
 	})
 }
 
-// Len reports how many keys the store holds (for tests and metrics).
+// Len reports how many keys the store holds, expired ones not yet swept
+// included: a gauge of the memory the store takes.
 func (s *MemoryStore) Len() int {
 	n := 0
 	s.counters.Range(func(_, _ any) bool { n++; return true })
