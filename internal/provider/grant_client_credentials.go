@@ -76,11 +76,11 @@ func (p *Provider) clientCredentialsToken(ctx context.Context, req *tokenrequest
 	ar.RequestedAudience = req.Audiences
 	h := clientCredentials{p: p}
 	if err := h.HandleTokenEndpointRequest(ctx, ar); err != nil {
-		return nil, protocolError(err)
+		return nil, protocolError(err, req.Form())
 	}
 	resp := fosite.NewAccessResponse()
 	if err := h.PopulateTokenEndpointResponse(ctx, ar, resp); err != nil {
-		return nil, protocolError(err)
+		return nil, protocolError(err, req.Form())
 	}
 	return toResponse(ar, resp)
 }
