@@ -58,6 +58,10 @@ func main() {
 // streams and a ready callback that receives the bound address.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, ready func(addr string)) error {
 	if len(args) > 0 && args[0] == "hash-secret" {
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprintln(stdout, hashSecretUsage)
+			return nil
+		}
 		return hashSecret(stdin, stdout)
 	}
 	if len(args) > 0 && args[0] == "clients" {
@@ -73,6 +77,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	listen := fs.String("listen", "", "`host:port` to listen on, overriding the config (default "+defaultListen+")")
 	issuerFlag := fs.String("issuer", "", "the issuer `URL` tokens name and clients reach the server at, overriding the config (default http:// and the listen address)")
 	allowUnsealed := fs.Bool(allowUnsealedFlag, false, "store generated signing keys unencrypted when "+kekEnv+" is not set (PostgreSQL), or keep using keys stored so")
+	fs.Usage = func() { printUsage(fs.Output(), fs) }
+	if len(args) > 0 && isHelp(args[0]) { // asked for: to stdout, exit 0
+		printUsage(stdout, fs)
+		return nil
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -100,6 +109,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cfg.setting("storage", err)
 	}
 	defer closeStore()
+	warnMemory(logger, cfg.Storage)
 	warnSharedDatabase(logger, cfg.Storage)
 	seal, err := resolveSealing(ctx, cfg.Storage, store, *allowUnsealed, logger)
 	if err != nil {
@@ -124,6 +134,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	if d != nil {
 		d.addUserFlow(cfg) // its redirect URI is on the issuer
+		d.storage = cfg.Storage
 	}
 	srv, tg, err := buildServer(ctx, cfg, logger, d, store, seal)
 	if err != nil {
