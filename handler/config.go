@@ -301,22 +301,24 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.ScopesSupported = slices.Clone(cfg.ScopesSupported)
 	cfg.TrustedProxies = slices.Clone(cfg.TrustedProxies)
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("handler: "+format, args...)) }
+	// Each problem is a ConfigError naming its field, which a host maps to
+	// its own names (the demo server to its YAML keys).
+	bad := func(field, format string, args ...any) { errs = append(errs, configError(field, format, args...)) }
 
 	// The rule of internal/issuer, which the middleware applies too; the
 	// issuer is written without a trailing slash (Server.Issuer says how).
-	if err := issuer.Check(cfg.Issuer); err != nil {
-		bad("Config.Issuer %v", err)
+	if err := CheckIssuer(cfg.Issuer); err != nil {
+		errs = append(errs, err)
 	}
 	cfg.Issuer = issuer.Canonical(cfg.Issuer)
 	if cfg.Clients == nil {
-		bad("Config.Clients is required")
+		bad("Clients", "is required")
 	}
 	if cfg.Consent != nil && cfg.Login == nil {
-		bad("Config.Consent is set without Config.Login: there is no authorization endpoint to ask for consent at")
+		bad("Consent", "needs Config.Login: without it there is no authorization endpoint to ask for consent at")
 	}
 	if cfg.AccessTokenTTL < 0 {
-		bad("Config.AccessTokenTTL must not be negative")
+		bad("AccessTokenTTL", "must not be negative")
 	} else if cfg.AccessTokenTTL == 0 {
 		cfg.AccessTokenTTL = DefaultAccessTokenTTL
 	}
@@ -329,13 +331,13 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"AuthorizationCodeTTL", &cfg.AuthorizationCodeTTL, DefaultAuthorizationCodeTTL},
 	} {
 		if *d.v < 0 {
-			bad("Config.%s must not be negative", d.name)
+			bad(d.name, "must not be negative")
 		} else if *d.v == 0 {
 			*d.v = d.def
 		}
 	}
 	if n := len(cfg.KeyEncryptionKey); n != 0 && n != 32 {
-		bad("Config.KeyEncryptionKey is %d bytes; want 32 (AES-256)", n)
+		bad("KeyEncryptionKey", "is %d bytes; want 32 (AES-256)", n)
 	}
 	if cfg.PurgeInterval == 0 {
 		cfg.PurgeInterval = DefaultPurgeInterval
@@ -347,21 +349,21 @@ func (cfg Config) withDefaults() (Config, error) {
 	for i, g := range cfg.Grants {
 		switch {
 		case g.Type == "" || printable.HasSpace(g.Type) || printable.Problem(g.Type) != "":
-			bad("Config.Grants[%d].Type %q is not a grant type name", i, g.Type)
+			bad(fmt.Sprintf("Grants[%d].Type", i), "%q is not a grant type name", g.Type)
 		case builtinGrant(g.Type) || seen[g.Type]:
-			bad("Config.Grants[%d].Type %q is registered twice", i, g.Type)
+			bad(fmt.Sprintf("Grants[%d].Type", i), "%q is registered twice", g.Type)
 		case g.Exchange == nil:
-			bad("Config.Grants[%d].Exchange is required", i)
+			bad(fmt.Sprintf("Grants[%d].Exchange", i), "is required")
 		}
 		seen[g.Type] = true
 	}
 	if cfg.MaxSlowHashes < 0 {
-		bad("Config.MaxSlowHashes must not be negative")
+		bad("MaxSlowHashes", "must not be negative")
 	} else if cfg.MaxSlowHashes == 0 {
 		cfg.MaxSlowHashes = 2 * runtime.NumCPU()
 	}
 	if cfg.MaxBodyBytes < 0 {
-		bad("Config.MaxBodyBytes must not be negative")
+		bad("MaxBodyBytes", "must not be negative")
 	} else if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -375,22 +377,22 @@ func (cfg Config) withDefaults() (Config, error) {
 			*r.rate = r.def
 		}
 		if _, _, err := ratelimit.ParseRate(*r.rate); err != nil {
-			bad("Config.RateLimits.%s: %v", r.name, err)
+			bad("RateLimits."+r.name, "%v", err)
 		}
 	}
 	for i, s := range cfg.ScopesSupported {
 		if !scope.ValidToken(s) {
-			bad("Config.ScopesSupported[%d] %q is not a scope token", i, s)
+			bad(fmt.Sprintf("ScopesSupported[%d]", i), "%q is not a scope token", s)
 		}
 	}
 	for i, k := range cfg.Keys {
 		if k.ID == storage.RefreshMACKeyID {
-			bad("Config.Keys[%d].ID %q is the refresh-token MAC key's, not a signing key's", i, k.ID)
+			bad(fmt.Sprintf("Keys[%d].ID", i), "%q is the refresh-token MAC key's, not a signing key's", k.ID)
 		}
 		if k.Algorithm == "" {
 			cfg.Keys[i].Algorithm = keys.RS256
 		} else if !validAlg(k.Algorithm) {
-			bad("Config.Keys[%d].Algorithm %q: want RS256, ES256 or EdDSA", i, k.Algorithm)
+			bad(fmt.Sprintf("Keys[%d].Algorithm", i), "%q: want RS256, ES256 or EdDSA", k.Algorithm)
 		}
 	}
 	cfg.rotationDefaults(bad)
@@ -408,10 +410,10 @@ func (cfg Config) withDefaults() (Config, error) {
 
 // rotationDefaults checks and fills KeyRotation, and the first key it
 // starts from.
-func (cfg *Config) rotationDefaults(bad func(string, ...any)) {
+func (cfg *Config) rotationDefaults(bad func(field, format string, args ...any)) {
 	kr := &cfg.KeyRotation
 	if kr.Every < 0 || kr.PublishAhead < 0 || kr.RetireAfter < 0 {
-		bad("Config.KeyRotation durations must not be negative")
+		bad("KeyRotation", "durations must not be negative")
 		return
 	}
 	if kr.Every == 0 {
@@ -421,7 +423,7 @@ func (cfg *Config) rotationDefaults(bad func(string, ...any)) {
 		kr.PublishAhead = DefaultPublishAhead
 	}
 	if kr.Every <= kr.PublishAhead {
-		bad("Config.KeyRotation.Every (%v) must be longer than PublishAhead (%v): a key must sign for a while before the next is published", kr.Every, kr.PublishAhead)
+		bad("KeyRotation.Every", "%v must be longer than KeyRotation.PublishAhead (%v): a key must sign for a while before the next is published", kr.Every, kr.PublishAhead)
 	}
 	if kr.Algorithm == "" {
 		kr.Algorithm = keys.RS256
@@ -429,15 +431,15 @@ func (cfg *Config) rotationDefaults(bad func(string, ...any)) {
 			kr.Algorithm = cfg.Keys[0].Algorithm
 		}
 	} else if !validAlg(kr.Algorithm) {
-		bad("Config.KeyRotation.Algorithm %q: want RS256, ES256 or EdDSA", kr.Algorithm)
+		bad("KeyRotation.Algorithm", "%q: want RS256, ES256 or EdDSA", kr.Algorithm)
 	}
 	switch {
 	case len(cfg.Keys) == 0:
 		cfg.Keys = []SigningKey{{ID: "k1", Algorithm: kr.Algorithm}}
 	case len(cfg.Keys) > 1:
-		bad("with Config.KeyRotation, Config.Keys holds only the first key (the rotation makes the others, and keeps every key in the KeyStore published until it retires)")
+		bad("Keys", "with Config.KeyRotation, holds only the first key (the rotation makes the others, and keeps every key in the KeyStore published until it retires)")
 	case cfg.Keys[0].Key != nil || cfg.Keys[0].ID == "":
-		bad("with Config.KeyRotation, Config.Keys[0] needs an ID and no Key: the rotation keeps its keys in the KeyStore, by ID")
+		bad("Keys[0]", "with Config.KeyRotation, needs an ID and no Key: the rotation keeps its keys in the KeyStore, by ID")
 	}
 }
 

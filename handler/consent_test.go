@@ -271,7 +271,7 @@ func TestRevokeConsent(t *testing.T) {
 func TestConsentConfig(t *testing.T) {
 	t.Parallel()
 	_, err := handler.New(handler.Config{Issuer: afIssuer, Clients: memory.New(), Consent: csApprove2})
-	if err == nil || !strings.Contains(err.Error(), "Config.Consent is set without Config.Login") {
+	if err == nil || !strings.Contains(err.Error(), "Config.Consent: needs Config.Login") {
 		t.Errorf("New with Consent and no Login: %v", err)
 	}
 }

@@ -300,17 +300,17 @@ func TestNewRejectsBadGrants(t *testing.T) {
 		grants []handler.Grant
 		want   []string // substrings of the error, one per problem
 	}{
-		{"empty type", []handler.Grant{{Type: "", Exchange: exchange}}, []string{`Config.Grants[0].Type "" is not a grant type name`}},
-		{"type with a space", []handler.Grant{{Type: "my grant", Exchange: exchange}}, []string{`Config.Grants[0].Type "my grant" is not a grant type name`}},
-		{"type with a control character", []handler.Grant{{Type: "grant\x01", Exchange: exchange}}, []string{`Config.Grants[0].Type "grant\x01" is not a grant type name`}},
-		{"client_credentials", []handler.Grant{{Type: "client_credentials", Exchange: exchange}}, []string{`Config.Grants[0].Type "client_credentials" is registered twice`}},
-		{"authorization_code", []handler.Grant{{Type: "authorization_code", Exchange: exchange}}, []string{`Config.Grants[0].Type "authorization_code" is registered twice`}},
-		{"refresh_token", []handler.Grant{{Type: "refresh_token", Exchange: exchange}}, []string{`Config.Grants[0].Type "refresh_token" is registered twice`}},
+		{"empty type", []handler.Grant{{Type: "", Exchange: exchange}}, []string{`Config.Grants[0].Type: "" is not a grant type name`}},
+		{"type with a space", []handler.Grant{{Type: "my grant", Exchange: exchange}}, []string{`Config.Grants[0].Type: "my grant" is not a grant type name`}},
+		{"type with a control character", []handler.Grant{{Type: "grant\x01", Exchange: exchange}}, []string{`Config.Grants[0].Type: "grant\x01" is not a grant type name`}},
+		{"client_credentials", []handler.Grant{{Type: "client_credentials", Exchange: exchange}}, []string{`Config.Grants[0].Type: "client_credentials" is registered twice`}},
+		{"authorization_code", []handler.Grant{{Type: "authorization_code", Exchange: exchange}}, []string{`Config.Grants[0].Type: "authorization_code" is registered twice`}},
+		{"refresh_token", []handler.Grant{{Type: "refresh_token", Exchange: exchange}}, []string{`Config.Grants[0].Type: "refresh_token" is registered twice`}},
 		{"duplicate", []handler.Grant{{Type: afUserGrant, Exchange: exchange}, {Type: afUserGrant, Exchange: exchange}},
-			[]string{`Config.Grants[1].Type "client_authenticated_user" is registered twice`}},
-		{"nil Exchange", []handler.Grant{{Type: afUserGrant}}, []string{"Config.Grants[0].Exchange is required"}},
+			[]string{`Config.Grants[1].Type: "client_authenticated_user" is registered twice`}},
+		{"nil Exchange", []handler.Grant{{Type: afUserGrant}}, []string{"Config.Grants[0].Exchange: is required"}},
 		{"every problem told", []handler.Grant{{Type: afUserGrant}, {Type: "", Exchange: exchange}, {Type: "refresh_token", Exchange: exchange}},
-			[]string{"Config.Grants[0].Exchange is required", `Config.Grants[1].Type ""`, `Config.Grants[2].Type "refresh_token" is registered twice`}},
+			[]string{"Config.Grants[0].Exchange: is required", `Config.Grants[1].Type: ""`, `Config.Grants[2].Type: "refresh_token" is registered twice`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

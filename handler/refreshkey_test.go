@@ -105,7 +105,7 @@ func TestRefreshKeySealed(t *testing.T) {
 		{"sealed key, no key-encryption key", sealed, nil, "set the key-encryption key"},
 		{"sealed key, another key-encryption key", sealed, wrong, "wrong key-encryption key"},
 		{"plain key, a key-encryption key set", plain, kek, "stored unencrypted"},
-		{"a key-encryption key of 16 bytes", memory.New(), kek[:16], "KeyEncryptionKey is 16 bytes"},
+		{"a key-encryption key of 16 bytes", memory.New(), kek[:16], "KeyEncryptionKey: is 16 bytes"},
 	} {
 		err := newServer(tt.store, tt.kek)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

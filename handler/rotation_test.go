@@ -312,9 +312,9 @@ func TestKeyRotationConfig(t *testing.T) {
 		ks   storage.KeyStore
 		want string
 	}{
-		{"every not longer than publish-ahead", handler.KeyRotation{Every: time.Hour}, memory.New(), "must be longer than PublishAhead"},
+		{"every not longer than publish-ahead", handler.KeyRotation{Every: time.Hour}, memory.New(), "must be longer than KeyRotation.PublishAhead"},
 		{"negative", handler.KeyRotation{Every: krEvery, PublishAhead: -time.Hour}, memory.New(), "must not be negative"},
-		{"bad algorithm", handler.KeyRotation{Every: krEvery, Algorithm: "HS256"}, memory.New(), `Algorithm "HS256"`},
+		{"bad algorithm", handler.KeyRotation{Every: krEvery, Algorithm: "HS256"}, memory.New(), `Algorithm: "HS256"`},
 	} {
 		_, err := krNew(clock, tt.ks, nil, tt.rot)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

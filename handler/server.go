@@ -60,7 +60,7 @@ type Server struct {
 }
 
 // New validates cfg and builds a Server. Every problem in cfg is reported,
-// one per line.
+// one per line; a problem of a field is a [*ConfigError] naming it.
 func New(cfg Config) (*Server, error) {
 	cfg, cfgErr := cfg.withDefaults()
 	if cfg.Tokens == nil {
@@ -72,7 +72,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	var keyErr error
 	if cfgErr == nil && ks == nil && cfg.KeyRotation.Every > 0 {
-		keyErr = errors.New("handler: Config.KeyRotation needs a Config.KeyStore (or Tokens that is one) to keep the keys in")
+		keyErr = configError("KeyRotation", "needs a Config.KeyStore (or Tokens that is one) to keep the keys in")
 	}
 	if cfgErr == nil && keyErr == nil {
 		// Only a valid config reaches the store: New must not write a key
@@ -217,7 +217,7 @@ func persistKeys(cfg Config, ks storage.KeyStore) ([]SigningKey, error) {
 		priv, _, err := storedSigningKey(ctx, ks, cfg.KeyEncryptionKey,
 			storage.SigningKey{ID: sk.ID, Algorithm: sk.Algorithm, CreatedAt: cfg.Now()}, cfg.Rand)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+			errs = append(errs, &ConfigError{Field: fmt.Sprintf("Keys[%d]", i), Err: err})
 			continue
 		}
 		out[i].Key = priv
@@ -238,7 +238,7 @@ func buildKeys(cfg Config) (*keys.Set, error) {
 		if priv == nil {
 			var err error
 			if priv, err = keys.Generate(sk.Algorithm, cfg.Rand); err != nil {
-				errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+				errs = append(errs, &ConfigError{Field: fmt.Sprintf("Keys[%d]", i), Err: err})
 				continue
 			}
 		}
@@ -246,14 +246,14 @@ func buildKeys(cfg Config) (*keys.Set, error) {
 		if id == "" {
 			tp, err := (&jose.JSONWebKey{Key: priv.Public()}).Thumbprint(crypto.SHA256)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+				errs = append(errs, &ConfigError{Field: fmt.Sprintf("Keys[%d]", i), Err: err})
 				continue
 			}
 			id = base64.RawURLEncoding.EncodeToString(tp)
 		}
 		k, err := keys.New(id, sk.Algorithm, priv)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("handler: Config.Keys[%d]: %w", i, err))
+			errs = append(errs, &ConfigError{Field: fmt.Sprintf("Keys[%d]", i), Err: err})
 			continue
 		}
 		list = append(list, k)
@@ -263,7 +263,7 @@ func buildKeys(cfg Config) (*keys.Set, error) {
 	}
 	set, err := keys.NewSet(list...)
 	if err != nil {
-		return nil, fmt.Errorf("handler: Config.Keys: %w", err)
+		return nil, &ConfigError{Field: "Keys", Err: err}
 	}
 	return set, nil
 }

@@ -600,18 +600,18 @@ func TestNewConfigErrors(t *testing.T) {
 		mutate func(*handler.Config)
 		want   []string // each must appear in the error, which is one line
 	}{
-		{"missing issuer", func(c *handler.Config) { c.Issuer = "" }, []string{"Config.Issuer is required"}},
-		{"issuer not a URL", func(c *handler.Config) { c.Issuer = "auth.example.com" }, []string{`Config.Issuer "auth.example.com"`}},
-		{"issuer not http(s)", func(c *handler.Config) { c.Issuer = "ftp://auth.example.com" }, []string{`Config.Issuer "ftp://auth.example.com"`}},
+		{"missing issuer", func(c *handler.Config) { c.Issuer = "" }, []string{"Config.Issuer: is required"}},
+		{"issuer not a URL", func(c *handler.Config) { c.Issuer = "auth.example.com" }, []string{`Config.Issuer: "auth.example.com"`}},
+		{"issuer not http(s)", func(c *handler.Config) { c.Issuer = "ftp://auth.example.com" }, []string{`Config.Issuer: "ftp://auth.example.com"`}},
 		{"issuer with query", func(c *handler.Config) { c.Issuer = "https://auth.example.com?tenant=1" }, []string{"Config.Issuer"}},
 		{"issuer with fragment", func(c *handler.Config) { c.Issuer = "https://auth.example.com#x" }, []string{"Config.Issuer"}},
 		{"issuer with user info", func(c *handler.Config) { c.Issuer = "https://me:pw@auth.example.com" }, []string{"Config.Issuer"}},
-		{"missing clients", func(c *handler.Config) { c.Clients = nil }, []string{"Config.Clients is required"}},
+		{"missing clients", func(c *handler.Config) { c.Clients = nil }, []string{"Config.Clients: is required"}},
 		{"unknown key algorithm", func(c *handler.Config) { c.Keys = []handler.SigningKey{{ID: "k1", Algorithm: "HS256"}} },
-			[]string{`Config.Keys[0].Algorithm "HS256"`}},
+			[]string{`Config.Keys[0].Algorithm: "HS256"`}},
 		{"unknown algorithm of the second key", func(c *handler.Config) {
 			c.Keys = append(c.Keys, handler.SigningKey{ID: "k2", Algorithm: "none"})
-		}, []string{`Config.Keys[1].Algorithm "none"`}},
+		}, []string{`Config.Keys[1].Algorithm: "none"`}},
 		{"bad token rate", func(c *handler.Config) { c.RateLimits.Token = "100/S" }, []string{"Config.RateLimits.Token"}},
 		{"bad per-IP rate", func(c *handler.Config) { c.RateLimits.TokenPerIP = "lots" }, []string{"Config.RateLimits.TokenPerIP"}},
 		{"bad failed-auth rate", func(c *handler.Config) { c.RateLimits.FailedAuth = "10-Y" }, []string{"Config.RateLimits.FailedAuth"}},
@@ -630,7 +630,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{"negative MaxBodyBytes", func(c *handler.Config) { c.MaxBodyBytes = -1 }, []string{"Config.MaxBodyBytes"}},
 		{"negative MaxSlowHashes", func(c *handler.Config) { c.MaxSlowHashes = -1 }, []string{"Config.MaxSlowHashes"}},
 		{"bad ScopesSupported", func(c *handler.Config) { c.ScopesSupported = []string{"market:all", "two words"} },
-			[]string{`Config.ScopesSupported[1] "two words"`}},
+			[]string{`Config.ScopesSupported[1]: "two words"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -680,7 +680,7 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		{"config problems", handler.Config{
 			RateLimits: handler.RateLimits{Token: "fast"},
 			Keys:       []handler.SigningKey{{ID: "k1", Algorithm: "HS512"}},
-		}, []string{"Config.Issuer is required", "Config.Clients is required", "Config.RateLimits.Token", `Config.Keys[0].Algorithm "HS512"`}},
+		}, []string{"Config.Issuer: is required", "Config.Clients: is required", "Config.RateLimits.Token", `Config.Keys[0].Algorithm: "HS512"`}},
 		{"two bad keys", handler.Config{
 			Issuer: "https://auth.example.com", Clients: testClients(t),
 			Keys: []handler.SigningKey{{ID: "weak", Algorithm: "RS256", Key: weakRSA}, {ID: "ec", Algorithm: "EdDSA", Key: p256}},
@@ -688,7 +688,7 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		{"config and key problems", handler.Config{
 			Clients: testClients(t),
 			Keys:    []handler.SigningKey{{ID: "weak", Algorithm: "RS256", Key: weakRSA}},
-		}, []string{"Config.Issuer is required", `Config.Keys[0]: keys: key "weak": RSA key has 1024 bits`}},
+		}, []string{"Config.Issuer: is required", `Config.Keys[0]: keys: key "weak": RSA key has 1024 bits`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

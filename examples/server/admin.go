@@ -28,6 +28,10 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) == 0 {
 		return errors.New(clientsUsage)
 	}
+	if isHelp(args[0]) { // asked for: to stdout, exit 0
+		fmt.Fprintln(stdout, clientsUsage)
+		return nil
+	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("clients "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

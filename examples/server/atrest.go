@@ -54,6 +54,11 @@ type keySealing struct {
 // above). It looks at the stored keys first, so a database whose keys are
 // sealed never gets a fresh (and so wrong) key file made for it.
 func resolveSealing(ctx context.Context, spec string, store storage.KeyStore, allowUnsealed bool, logger *slog.Logger) (keySealing, error) {
+	if spec == "memory" {
+		// Nothing is stored: no key to seal, and nothing to say about one,
+		// whatever the environment holds.
+		return keySealing{source: kekEnv}, nil
+	}
 	if v := os.Getenv(kekEnv); v != "" {
 		kek, err := handler.ParseKeyEncryptionKey(v)
 		if err != nil {
@@ -63,8 +68,6 @@ func resolveSealing(ctx context.Context, spec string, store storage.KeyStore, al
 	}
 	unsealed := keySealing{source: kekEnv, note: "keys stored UNENCRYPTED (-" + allowUnsealedFlag + ")"}
 	switch {
-	case spec == "memory":
-		return keySealing{source: kekEnv}, nil
 	case strings.HasPrefix(spec, "sqlite:"):
 		path := strings.TrimPrefix(spec, "sqlite:") + kekSuffix
 		kek, err := readKEKFile(path, logger)
@@ -191,5 +194,13 @@ func warnIfShared(logger *slog.Logger, path string, mask fs.FileMode, msg string
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&mask != 0 {
 		logger.Warn(msg, "file", path, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()))
+	}
+}
+
+// warnMemory says once, at start, what memory storage means: the server
+// keeps nothing when it stops.
+func warnMemory(logger *slog.Logger, spec string) {
+	if spec == "memory" {
+		logger.Warn("storage is memory: nothing survives a restart (clients, signing keys, refresh tokens, revocations, consents); use -storage sqlite:PATH to keep them")
 	}
 }

@@ -43,6 +43,12 @@ type fileConfig struct {
 	// Users sign in at the demo's /login page. Demo only: a real
 	// application signs its users in itself and hands tollgate the subject.
 	Users []userConfig `yaml:"users"`
+
+	// Where the settings came from, for errors (configerr.go): the file,
+	// the line of each key path, and the flags that overrode keys.
+	file     string
+	lines    map[string]int
+	fromFlag map[string]string
 }
 
 type keyConfig struct {
@@ -103,7 +109,8 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // loadConfig reads and checks a config file. The error is one line that
-// names the field.
+// names the file, the line where there is one, and the key
+// ("config tollgate.yaml:3: issuer: …").
 func loadConfig(path string) (*fileConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -111,8 +118,9 @@ func loadConfig(path string) (*fileConfig, error) {
 	}
 	cfg, err := parseConfig(data)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, inFile(path, err)
 	}
+	cfg.file = path
 	// Key files are relative to the config file.
 	for i := range cfg.Keys {
 		if f := cfg.Keys[i].File; f != "" && !filepath.IsAbs(f) {
@@ -129,8 +137,9 @@ func parseConfig(data []byte) (*fileConfig, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(err, data)
 	}
+	cfg.lines = keyLines(data)
 	if err := cfg.check(); err != nil {
-		return nil, err
+		return nil, cfg.atLine(err)
 	}
 	return &cfg, nil
 }
@@ -152,26 +161,26 @@ func yamlError(err error, data []byte) error {
 	msg = wrongType.ReplaceAllStringFunc(msg, wrongTypeText)
 	var doc yaml.Node
 	if yaml.Unmarshal(data, &doc) != nil { // not YAML at all: no fields to name
-		return errors.New(firstLine(msg))
+		return lineFrom(firstLine(msg))
 	}
 	var fields []fieldAt
 	fieldPaths(&doc, "", &fields)
 	if m := unknownField.FindStringSubmatch(msg); m != nil {
 		for _, f := range fields {
 			if strconv.Itoa(f.line) == m[1] && f.name == m[2] {
-				return fmt.Errorf("line %s: unknown field %s", m[1], f.path)
+				return unknownKey(m[1], f.path)
 			}
 		}
-		return fmt.Errorf("line %s: unknown field %s", m[1], m[2])
+		return unknownKey(m[1], m[2])
 	}
 	if m := atLine.FindStringSubmatch(msg); m != nil {
 		for _, f := range fields {
 			if strconv.Itoa(f.line) == m[1] {
-				return fmt.Errorf("line %s: %s: %s", m[1], f.path, m[2])
+				return lineFrom(fmt.Sprintf("line %s: %s: %s", m[1], f.path, m[2]))
 			}
 		}
 	}
-	return errors.New(firstLine(msg))
+	return lineFrom(firstLine(msg))
 }
 
 // wrongType is yaml.v3's report of a value of the wrong kind, which names
@@ -247,6 +256,9 @@ func (cfg *fileConfig) check() error {
 		if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 			return fmt.Errorf("listen: %q is not host:port", cfg.Listen)
 		}
+	}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return fmt.Errorf("issuer: %w", err)
 	}
 	kids := map[string]bool{}
 	for i, k := range cfg.Keys {

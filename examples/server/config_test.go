@@ -67,6 +67,7 @@ func TestParseIssueSchema(t *testing.T) {
 			},
 		},
 	}
+	got.lines = nil // where each key is, for errors (TestErrorsNameTheLine)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parsed\n%+v\nwant\n%+v", got, want)
 	}
@@ -128,8 +129,8 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 		{"extension grant the demo lacks", head + "clients:\n  - id: a\n    secret: s\n    grant_types: [client_credentials, \"urn:x:partner\"]\n    audiences: [x]\n", nil,
 			"clients[0].grant_types[1]: \"urn:x:partner\" is not a grant type this server supports"},
 		{"wrong type", head + "clients:" + client + "    public: maybe\n", nil, "clients[0].public"},
-		{"string for a list", head + "clients: abc\n", nil, "line 2: clients: want a list, not a string (abc)"},
-		{"list for a mapping", head + "keys: [[1]]\n", nil, "line 2: keys: want a mapping, not a list"},
+		{"string for a list", head + "clients: abc\n", nil, ".yaml:2: clients: want a list, not a string (abc)"},
+		{"list for a mapping", head + "keys: [[1]]\n", nil, ".yaml:2: keys: want a mapping, not a list"},
 		{"bad trusted proxy", head + "trusted_proxies: [10.0.0.0/8, 10.0.0.300]\nclients:" + client, nil, "trusted_proxies[1]"},
 		{"bad listen", "listen: localhost\nclients:" + client, nil, "listen"},
 		{"bad -listen flag", head + "clients:" + client, []string{"-listen", "localhost"}, "listen"},
@@ -140,7 +141,7 @@ func TestInvalidConfigStopsStartup(t *testing.T) {
 		{"key_rotation with two keys", head + "key_rotation: 720h\nkeys: [{kid: k1}, {kid: k2}]\nclients:" + client, nil, "keys: with key_rotation"},
 		{"key_rotation with a key file", head + "key_rotation: 720h\nkeys: [{kid: k1, alg: ES256, file: ec.pem}]\nclients:" + client, nil, "keys[0].file: with key_rotation"},
 		{"bad key_rotation", head + "key_rotation: monthly\nclients:" + client, nil, "key_rotation"},
-		{"malformed YAML", head + "clients: [\n  - id: a\n", nil, "line "},
+		{"malformed YAML", head + "clients: [\n  - id: a\n", nil, ".yaml:2: did not find"},
 		{"bad login rate", head + "rate_limits:\n  login: 10/M\nclients:" + client, nil, "rate_limits.login"},
 		{"bad redirect URI", head + "clients:" + client + "    redirect_uris: [\"http://app.example.com/cb\"]\n", nil, "clients[0].redirect_uris[0]"},
 		{"relative redirect URI", head + "users:" + user + "clients:" + codeClient + "    redirect_uris: [/cb]\n", nil, "clients[0].redirect_uris[0]"},

@@ -29,6 +29,7 @@ type demo struct {
 	// draws a fresh verifier per authorization request.
 	verifier, challenge, state string
 	issuer, redirectURI        string // set by addUserFlow; redirectURI "" if it could not be
+	storage                    string // the storage spec, for the commands printed
 }
 
 func demoConfig() (*fileConfig, *demo, error) {
@@ -113,23 +114,29 @@ func (d *demo) exchangeCurl(code string) string {
 }
 
 func printDemo(w io.Writer, d *demo) {
-	secret, note := d.secret, "printed once; generated with the database"
+	secret, note, rotate := d.secret, "printed once; generated with the database", ""
+	if d.storage == "memory" {
+		note = "printed once; generated at start, gone at stop: memory storage"
+	}
 	if secret == "" {
 		// The database already held the client: its secret was printed
-		// when it was made, and only its hash is kept.
-		secret, note = "$SECRET", "printed when the database was made; a new one: server clients rotate-secret "+demoClientID
+		// when it was made, and only its hash is kept. The command that
+		// makes a new one is printed whole, storage included, to be run
+		// as it is.
+		secret, note = "$SECRET", "printed when the database was made"
+		rotate = "  new secret:    " + adminCommand(d.storage, "clients", "rotate-secret", demoClientID) + "\n"
 	}
 	fmt.Fprintf(w, `
 demo confidential client
   client_id:     %[2]s
   client_secret: %[3]s   (%[5]s)
-demo public client (no secret, must name a market scope)
+%[6]sdemo public client (no secret, must name a market scope)
   client_id:     %[4]s
 
 get a token:
   curl -s -u %[2]s:%[3]s -d grant_type=client_credentials %[1]s/oauth/token
   curl -s -H 'Content-Type: application/json' -d '{"grant_type":"client_credentials","client_id":"%[4]s","scope":"market:id:xYZkjABcde"}' %[1]s/oauth/token
-`, d.issuer, demoClientID, secret, demoStorefront, note)
+`, d.issuer, demoClientID, secret, demoStorefront, note, rotate)
 	if d.redirectURI == "" {
 		fmt.Fprintf(w, "\n(no sign-in demo: http redirect URIs must be on localhost, and the issuer is %s)\n\n", d.issuer)
 		return

@@ -33,6 +33,10 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) == 0 {
 		return errors.New(keysUsage)
 	}
+	if isHelp(args[0]) { // asked for: to stdout, exit 0
+		fmt.Fprintln(stdout, keysUsage)
+		return nil
+	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("keys "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -6,6 +6,7 @@
 //	go run ./examples/server                  # zero config: prints demo clients, a user and curl lines
 //	go run ./examples/server -config FILE     # from YAML (see the README)
 //	go run ./examples/server -listen :9090    # overrides the config's listen address
+//	go run ./examples/server -issuer https://auth.example.com   # overrides the config's issuer
 //	go run ./examples/server -storage postgres://… -allow-unsealed-keys   # keys unencrypted: no TOLLGATE_KEY_ENCRYPTION_KEY
 //	go run ./examples/server hash-secret      # reads a secret or password on stdin, prints its hash
 //	go run ./examples/server clients list     # client management: list, add, rotate-secret, delete
@@ -56,6 +57,10 @@ func main() {
 // streams and a ready callback that receives the bound address.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, ready func(addr string)) error {
 	if len(args) > 0 && args[0] == "hash-secret" {
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprintln(stdout, hashSecretUsage)
+			return nil
+		}
 		return hashSecret(stdin, stdout)
 	}
 	if len(args) > 0 && args[0] == "clients" {
@@ -69,7 +74,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	configPath := fs.String("config", "", "YAML config `file` (default: built-in demo config)")
 	storageFlag := fs.String("storage", "", "memory, sqlite:PATH or postgres://…, overriding the config (default "+defaultStorage+")")
 	listen := fs.String("listen", "", "`host:port` to listen on, overriding the config (default "+defaultListen+")")
+	issuerFlag := fs.String("issuer", "", "the issuer `URL` tokens name and clients reach the server at, overriding the config (default http:// and the listen address)")
 	allowUnsealed := fs.Bool(allowUnsealedFlag, false, "store generated signing keys unencrypted when "+kekEnv+" is not set (PostgreSQL), or keep using keys stored so")
+	fs.Usage = func() { printUsage(fs.Output(), fs) }
+	if len(args) > 0 && isHelp(args[0]) { // asked for: to stdout, exit 0
+		printUsage(stdout, fs)
+		return nil
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -84,24 +95,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	if *storageFlag != "" {
-		cfg.Storage = *storageFlag
+	// Checked, like the file, before anything is opened or bound.
+	if err := cfg.overrideFlags(*listen, *storageFlag, *issuerFlag); err != nil {
+		return err
 	}
 	if cfg.Storage == "" {
 		cfg.Storage = defaultStorage
 	}
-	if err := checkStorage(cfg.Storage); err != nil {
-		return fmt.Errorf("storage: %v", err)
-	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	store, closeStore, err := openStorage(ctx, cfg.Storage)
 	if err != nil {
-		return err
+		return cfg.setting("storage", err)
 	}
 	defer closeStore()
+	warnMemory(logger, cfg.Storage)
 	warnSharedDatabase(logger, cfg.Storage)
 	seal, err := resolveSealing(ctx, cfg.Storage, store, *allowUnsealed, logger)
 	if err != nil {
@@ -126,6 +133,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	if d != nil {
 		d.addUserFlow(cfg) // its redirect URI is on the issuer
+		d.storage = cfg.Storage
 	}
 	srv, tg, err := buildServer(ctx, cfg, logger, d, store, seal)
 	if err != nil {
@@ -275,7 +283,7 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 		return nil, nil, fmt.Errorf("signing keys: %w (the key-encryption key is read from %s)", err, seal.source)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, cfg.settingError(err) // names the YAML key or flag, not the Go field
 	}
 	if consent != nil {
 		consent.srv = srv

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tollgate-oauth/tollgate/handler"
 	"github.com/tollgate-oauth/tollgate/storage"
@@ -22,16 +21,6 @@ const defaultStorage = "sqlite:tollgate.db"
 // resolveSealing.
 const kekEnv = "TOLLGATE_KEY_ENCRYPTION_KEY"
 
-func checkStorage(spec string) error {
-	switch {
-	case spec == "", spec == "memory", strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
-	case strings.HasPrefix(spec, "sqlite:") && len(spec) > len("sqlite:"):
-	default:
-		return fmt.Errorf("%q: want memory, sqlite:PATH or a postgres:// URL", redactStorage(spec))
-	}
-	return nil
-}
-
 // openStorage opens the store a spec names. close releases it.
 func openStorage(ctx context.Context, spec string) (s storage.Store, close func() error, err error) {
 	if spec == "memory" {
@@ -39,7 +28,7 @@ func openStorage(ctx context.Context, spec string) (s storage.Store, close func(
 	}
 	st, err := sqlstore.Open(ctx, spec, sqlstore.Options{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, storageError(err)
 	}
 	return st, st.Close, nil
 }

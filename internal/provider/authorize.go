@@ -73,7 +73,7 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 	}
 	c := storageClient(ar.GetClient())
 	if c == nil || !c.HasGrantType(storage.GrantAuthorizationCode) {
-		return p.writeAuthorizeError(ctx, w, ar, fosite.ErrUnauthorizedClient.WithHint("This client may not use the authorization code grant."))
+		return p.writeAuthorizeError(ctx, w, ar, tollgateError(fosite.ErrUnauthorizedClient, "this client may not use grant_type 'authorization_code'"))
 	}
 	// Policy before login: a request that will fail never shows the user a
 	// login page.
@@ -93,7 +93,7 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 		return AuthorizeLogin, 0
 	}
 	if subject == "" {
-		return p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("No user was signed in."))
+		return p.writeAuthorizeError(ctx, w, ar, tollgateError(fosite.ErrAccessDenied, "no user is signed in"))
 	}
 	if consent != nil {
 		out, ok := consent(hw, r, ConsentInput{
@@ -112,7 +112,7 @@ func (p *Provider) Authorize(hw http.ResponseWriter, r *http.Request, login Logi
 			}
 			return p.writeAuthorizeError(ctx, w, ar, err)
 		case out.Denied:
-			return p.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+			return p.writeAuthorizeError(ctx, w, ar, tollgateError(fosite.ErrAccessDenied, "the user denied the request"))
 		}
 		scopes = out.Scopes
 	}
@@ -159,31 +159,35 @@ func (w issWriter) WriteHeader(code int) {
 }
 
 // writeAuthorizeError writes an error the way fosite does (to the
-// redirect URI once it is validated, else directly), after two
+// redirect URI once it is validated, else directly), after three
 // corrections: the answer always goes in the query (the only mode offered;
 // a client that asked for another gets its error where it can read iss),
-// and errors fosite names outside RFC 6749 §4.1.2.1 become invalid_request.
-// It returns the error code and status it answered with.
+// errors fosite names outside RFC 6749 §4.1.2.1 become invalid_request,
+// and the description is tollgate's (wording.go), not fosite's. It returns
+// the error code and status it answered with.
 func (p *Provider) writeAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) (code string, status int) {
 	if req, ok := ar.(*fosite.AuthorizeRequest); ok {
 		req.ResponseMode = fosite.ResponseModeQuery
 	}
 	if errors.Is(err, storage.ErrUnavailable) {
 		// fosite would say invalid_client ("does not exist") or server_error.
-		err = fosite.ErrTemporarilyUnavailable.WithHint("The authorization server cannot reach its storage; retry later.")
+		err = tollgateError(fosite.ErrTemporarilyUnavailable, storageDown)
 	}
-	if fe, ok := errors.AsType[*fosite.RFC6749Error](err); ok {
-		switch {
-		case fe.ErrorField == "invalid_state": // fosite's code for a state under 8 characters
-			e := *fe
-			e.ErrorField, e.CodeField = oautherr.CodeInvalidRequest, http.StatusBadRequest
-			err = &e
-		case fe.ErrorField == fosite.ErrUnsupportedResponseType.ErrorField && ar.GetRequestForm().Get("response_type") == "":
-			err = fosite.ErrInvalidRequest.WithHint("The response_type parameter is missing.")
-		}
+	fe, ok := errors.AsType[*fosite.RFC6749Error](err)
+	if !ok {
+		fe = fosite.ErrServerError.WithWrap(err) // what fosite would make of it
 	}
-	p.fosite.WriteAuthorizeError(ctx, w, ar, err)
-	fe := fosite.ErrorToRFC6749Error(err)
+	form := ar.GetRequestForm()
+	switch {
+	case fe.ErrorField == "invalid_state": // fosite's code for a state under 8 characters
+		e := *fe
+		e.ErrorField, e.CodeField = oautherr.CodeInvalidRequest, http.StatusBadRequest
+		fe = &e
+	case fe.ErrorField == fosite.ErrUnsupportedResponseType.ErrorField && form.Get("response_type") == "":
+		fe = tollgateError(fosite.ErrInvalidRequest, "the response_type parameter is missing")
+	}
+	fe = reworded(fe, form)
+	p.fosite.WriteAuthorizeError(ctx, w, ar, fe)
 	return fe.ErrorField, fe.CodeField
 }
 

@@ -79,14 +79,14 @@ func (p *Provider) clientCredentialsToken(ctx context.Context, req *tokenrequest
 	err := h.HandleTokenEndpointRequest(sctx, ar)
 	endStep(span, err)
 	if err != nil {
-		return nil, protocolError(err)
+		return nil, protocolError(err, req.Form())
 	}
 	resp := fosite.NewAccessResponse()
 	sctx, span = p.opts.Tracer.Start(ctx, SpanMint)
 	err = h.PopulateTokenEndpointResponse(sctx, ar, resp)
 	endStep(span, err)
 	if err != nil {
-		return nil, protocolError(err)
+		return nil, protocolError(err, req.Form())
 	}
 	return toResponse(ar, resp)
 }

@@ -223,13 +223,13 @@ func (p *Provider) Token(ctx context.Context, r *http.Request, req *tokenrequest
 	ar, err := p.fosite.NewAccessRequest(tracing.Hide(sctx), fr, &Session{})
 	endStep(span, err)
 	if err != nil {
-		return nil, protocolError(err)
+		return nil, protocolError(err, form)
 	}
 	sctx, span = p.opts.Tracer.Start(ctx, SpanMint)
 	resp, err := p.fosite.NewAccessResponse(tracing.Hide(sctx), ar)
 	endStep(span, err)
 	if err != nil {
-		return nil, protocolError(err)
+		return nil, protocolError(err, form)
 	}
 	return toResponse(ar, resp)
 }
@@ -284,8 +284,10 @@ func (e *Internal) Error() string { return "internal: " + e.Err.Error() }
 func (e *Internal) Unwrap() error { return e.Err }
 
 // protocolError maps what fosite and tollgate's own handlers return to an
-// *oautherr.Error, or an *Internal for server-side failures.
-func protocolError(err error) error {
+// *oautherr.Error, or an *Internal for server-side failures. form is the
+// request's parameters, which fosite's errors are reworded with
+// (wording.go).
+func protocolError(err error, form url.Values) error {
 	if oe, ok := errors.AsType[*oautherr.Error](err); ok {
 		return oe
 	}
@@ -298,16 +300,32 @@ func protocolError(err error) error {
 		return ie
 	}
 	if errors.Is(err, storage.ErrUnavailable) {
-		return oautherr.Unavailable("the authorization server cannot reach its storage; retry later")
+		return oautherr.Unavailable(storageDown)
 	}
-	if fe, ok := errors.AsType[*fosite.RFC6749Error](err); ok && fe.CodeField < 500 {
-		desc := fe.DescriptionField
-		if fe.HintField != "" {
-			desc += " " + fe.HintField
+	if fe, ok := errors.AsType[*fosite.RFC6749Error](err); ok {
+		if fe.CodeField < 500 {
+			return &oautherr.Error{Status: fe.CodeField, Code: fe.ErrorField, Description: describe(fe, form)}
 		}
-		return &oautherr.Error{Status: fe.CodeField, Code: fe.ErrorField, Description: desc}
+		return &Internal{Err: failure(fe)}
 	}
 	return &Internal{Err: err}
+}
+
+// storageDown is the description of every request that failed because
+// the store did not answer.
+const storageDown = "the authorization server cannot reach its storage; retry later"
+
+// failure is what the log says of a server-side error fosite raised: its
+// Error() is the bare code ("server_error"), so the cause it wraps, or
+// its debug text when it wraps none, is what tells the operator anything.
+func failure(fe *fosite.RFC6749Error) error {
+	if c := fe.Cause(); c != nil {
+		return fmt.Errorf("%s while handling the grant: %w", fe.ErrorField, c)
+	}
+	if fe.DebugField != "" {
+		return fmt.Errorf("%s while handling the grant: %s", fe.ErrorField, fe.DebugField)
+	}
+	return fmt.Errorf("%s while handling the grant (no cause given)", fe.ErrorField)
 }
 
 func scopeStrategy(allowed []string, needle string) bool { return scope.Allowed(allowed, needle) }

@@ -449,45 +449,6 @@ func TestOpenForeignDatabaseRefused(t *testing.T) {
 	}
 }
 
-func TestOpenBadDSN(t *testing.T) {
-	dir := t.TempDir()
-	const wantForms = "want sqlite:PATH or postgres://"
-	for _, tc := range []struct {
-		name, dsn string
-		want      string // in the error
-	}{
-		{"empty", "", wantForms},
-		{"bare path", "tollgate.db", wantForms},
-		{"mysql", "mysql://root@127.0.0.1/tollgate", wantForms},
-		{"file URI", "file:tollgate.db", wantForms},
-		{"upper-case scheme", "SQLITE:tollgate.db", wantForms},
-		{"one slash", "postgres:/127.0.0.1/test", wantForms},
-		{"driver name as scheme", "pgx://127.0.0.1/test", wantForms},
-		{"redis", "redis://127.0.0.1:6379/0", wantForms},
-		{"sqlite without a path", "sqlite:", "empty path"},
-		{"sqlite directory", "sqlite:" + dir, ""},
-		{"sqlite missing parent", "sqlite:" + filepath.Join(dir, "no", "such", "x.db"), ""},
-		{"postgres bad option", "postgres://127.0.0.1:5432/test?sslmode=bogus", ""},
-		{"postgres bad host", "postgres://[::1/test", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			s, err := sqlstore.Open(ctx, tc.dsn, sqlstore.Options{})
-			if err == nil {
-				s.Close()
-				t.Fatalf("Open(%q) succeeded", tc.dsn)
-			}
-			if !strings.HasPrefix(err.Error(), "sqlstore: ") {
-				t.Errorf("error %q does not say it is sqlstore's", err)
-			}
-			if tc.want != "" && !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not say %q", err, tc.want)
-			}
-		})
-	}
-}
-
 func TestOpenPostgresUnreachable(t *testing.T) {
 	t.Parallel()
 	start := time.Now()

@@ -65,11 +65,12 @@ var (
 	_ storage.ClientChanges = (*Store)(nil)
 )
 
-// Open connects to dsn, "sqlite:PATH" or a "postgres://" /
-// "postgresql://" URL, and migrates the schema to this version. It fails
-// with a clear error for a file that is not a SQLite database, a database
-// holding another application's tables, or a schema newer than this
-// binary.
+// Open connects to dsn, "sqlite:PATH" (or "sqlite:///ABSOLUTE/PATH") or a
+// "postgres://" / "postgresql://" URL, and migrates the schema to this
+// version. A dsn of another form is a [*DSNError] (see [CheckDSN]),
+// returned before any file is created or connection tried. It fails with a
+// clear error for a file that is not a SQLite database, a database holding
+// another application's tables, or a schema newer than this binary.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return open(ctx, dsn, opts, math.MaxInt)
 }
@@ -84,19 +85,27 @@ func open(ctx context.Context, dsn string, opts Options, upTo int) (*Store, erro
 		d   dialect
 		err error
 	)
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
+	// A DSN of a wrong form is refused in tollgate's words before a file
+	// is created or a connection tried (dsn.go).
+	if err := CheckDSN(dsn); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(dsn, "sqlite:") {
+		if err := checkSQLiteFile(dsn); err != nil {
+			return nil, err
+		}
 		d = sqlite
-		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db, err = openSQLite(sqlitePath(dsn))
+	} else {
+		if err := checkPgxConfig(dsn); err != nil {
+			return nil, err
+		}
 		d = postgres
 		db, err = sql.Open("pgx", withConnectTimeout(dsn))
 		if err == nil {
 			db.SetMaxOpenConns(20)
 			db.SetConnMaxIdleTime(5 * time.Minute)
 		}
-	default:
-		return nil, fmt.Errorf("sqlstore: storage %q: want sqlite:PATH or postgres://…", RedactDSN(dsn))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: opening %s: %w", RedactDSN(dsn), err)
@@ -137,7 +146,10 @@ func openSQLite(path string) (*sql.DB, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=journal_size_limit("+strconv.Itoa(walLimit)+")")
+	// SQLite reads the name as a URI, decoding %XX: a "%" in the path is
+	// written as one ("?" and "#" CheckDSN refuses).
+	uri := "file:" + strings.ReplaceAll(path, "%", "%25")
+	db, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=journal_size_limit("+strconv.Itoa(walLimit)+")")
 	if err != nil {
 		return nil, err
 	}
@@ -221,15 +233,18 @@ var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?
 // withConnectTimeout bounds each connection attempt (pgx has no default):
 // a server that accepts TCP but never answers must not hold a caller for
 // longer than a query would.
+// The parameter is appended to the text as given: re-encoding the URL
+// through net/url would turn "postgres://" (every default) into
+// "postgres:?…", which pgx reads as a key=value string.
 func withConnectTimeout(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Query().Has("connect_timeout") {
+	_, query, hasQuery := strings.Cut(dsn, "?")
+	if q, err := url.ParseQuery(query); err == nil && q.Has("connect_timeout") {
 		return dsn
 	}
-	q := u.Query()
-	q.Set("connect_timeout", "5")
-	u.RawQuery = q.Encode()
-	return u.String()
+	if hasQuery {
+		return dsn + "&connect_timeout=5"
+	}
+	return dsn + "?connect_timeout=5"
 }
 
 // RedactDSN returns dsn with every password in it replaced by "***", for
