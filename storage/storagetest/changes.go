@@ -10,7 +10,7 @@ import (
 // testClientChanges checks storage.ClientChanges, for a store that has it:
 // each kind of client write moves both counters, reads move neither (a
 // read that did would empty the handler's cache on every request).
-func testClientChanges(t *testing.T, s storage.Store) {
+func testClientChanges(t testing.TB, s storage.ClientStore) {
 	ch, ok := s.(storage.ClientChanges)
 	if !ok {
 		t.Skip("the store does not implement storage.ClientChanges")

@@ -8,13 +8,10 @@ import (
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
-func testCodeRoundTrip(t *testing.T, s storage.Store) {
+func testCodeRoundTrip(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
-	want := []*storage.AuthorizationCode{
-		{Signature: "kZ3-_Qm9xR2vT8wLpY4nB6cJ1hF0sDgA", Grant: fullGrant("grant-full", now), ExpiresAt: now.Add(10 * time.Minute)},
-		{Signature: "minimal", Grant: minimalGrant("grant-min", now), ExpiresAt: now.Add(time.Minute)},
-	}
+	want := codeFixtures(now)
 	for _, c := range want {
 		if err := s.CreateCode(ctx, c); err != nil {
 			t.Fatalf("CreateCode(%q): %v", c.Signature, err)
@@ -27,9 +24,15 @@ func testCodeRoundTrip(t *testing.T, s storage.Store) {
 		}
 		assertCode(t, "GetCode("+w.Signature+")", got, w)
 	}
+	// A code stored used is used: it cannot be redeemed.
+	for _, w := range want {
+		if err := s.UseCode(ctx, w.Signature); w.Used && !errors.Is(err, storage.ErrAlreadyUsed) || !w.Used && err != nil {
+			t.Errorf("UseCode(%q) of a code stored with Used %v: error = %v", w.Signature, w.Used, err)
+		}
+	}
 }
 
-func testCodeNotFound(t *testing.T, s storage.Store) {
+func testCodeNotFound(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	if _, err := s.GetCode(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
@@ -50,7 +53,7 @@ func testCodeNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCodeDuplicate(t *testing.T, s storage.Store) {
+func testCodeDuplicate(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	first := &storage.AuthorizationCode{Signature: "sig", Grant: fullGrant("first", now), ExpiresAt: now.Add(time.Minute)}
@@ -66,7 +69,7 @@ func testCodeDuplicate(t *testing.T, s storage.Store) {
 	assertCode(t, "GetCode after a refused duplicate", got, first)
 }
 
-func testCodeUse(t *testing.T, s storage.Store) {
+func testCodeUse(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	code := &storage.AuthorizationCode{Signature: "code", Grant: fullGrant("g1", now), ExpiresAt: now.Add(10 * time.Minute)}
@@ -98,7 +101,7 @@ func testCodeUse(t *testing.T, s storage.Store) {
 	assertCode(t, "the code not used", got, other)
 }
 
-func testCodeUseConcurrent(t *testing.T, s storage.Store) {
+func testCodeUseConcurrent(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	mustCreateCode(t, s, &storage.AuthorizationCode{Signature: "contended", Grant: fullGrant("g", now), ExpiresAt: now.Add(time.Minute)})
@@ -112,7 +115,7 @@ func testCodeUseConcurrent(t *testing.T, s storage.Store) {
 // testCodeIsolation checks that the store copies codes: changing what was
 // passed in or handed out, down to the grant's slices, map and session
 // bytes, must not change what is stored.
-func testCodeIsolation(t *testing.T, s storage.Store) {
+func testCodeIsolation(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	in := &storage.AuthorizationCode{Signature: "sig", Grant: fullGrant("g", now), ExpiresAt: now.Add(time.Minute)}
@@ -138,7 +141,7 @@ func testCodeIsolation(t *testing.T, s storage.Store) {
 	assertCode(t, "after changing the code GetCode returned", again, want)
 }
 
-func mustCreateCode(t *testing.T, s storage.Store, c *storage.AuthorizationCode) {
+func mustCreateCode(t testing.TB, s storage.TokenStore, c *storage.AuthorizationCode) {
 	t.Helper()
 	if err := s.CreateCode(t.Context(), c); err != nil {
 		t.Fatalf("CreateCode(%q): %v", c.Signature, err)

@@ -8,44 +8,19 @@ import (
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
-// fullConsent has every field set, slices in an order a store must keep.
-func fullConsent(subject, clientID string, at time.Time) *storage.Consent {
-	return &storage.Consent{
-		Subject: subject, ClientID: clientID,
-		Scopes:    []string{"orders:write", "openid", "orders:read"},
-		Audience:  []string{"https://qa-api.example.com", "https://api.example.com"},
-		GrantedAt: at.In(time.FixedZone("UTC-03:00", -3*3600)),
-	}
-}
-
-func normConsent(c *storage.Consent) *storage.Consent {
-	if c == nil {
-		return nil
-	}
-	out := c.Clone()
-	normFields(out)
-	return out
-}
-
-func assertConsents(t *testing.T, what string, got, want []*storage.Consent) {
+func assertConsents(t testing.TB, what string, got, want []*storage.Consent) {
 	t.Helper()
-	assertRecord(t, what, got, want, func(cs []*storage.Consent) []*storage.Consent {
-		out := make([]*storage.Consent, 0, len(cs))
-		for _, c := range cs {
-			out = append(out, normConsent(c))
-		}
-		return out
-	})
+	assertRecord(t, what, got, want)
 }
 
-func mustSaveConsent(t *testing.T, s storage.Store, c *storage.Consent) {
+func mustSaveConsent(t testing.TB, s storage.ConsentStore, c *storage.Consent) {
 	t.Helper()
 	if err := s.SaveConsent(t.Context(), c); err != nil {
 		t.Fatalf("SaveConsent(%q, %q): %v", c.Subject, c.ClientID, err)
 	}
 }
 
-func mustGetConsent(t *testing.T, s storage.Store, subject, clientID string) *storage.Consent {
+func mustGetConsent(t testing.TB, s storage.ConsentStore, subject, clientID string) *storage.Consent {
 	t.Helper()
 	c, err := s.GetConsent(t.Context(), subject, clientID)
 	if err != nil {
@@ -57,24 +32,26 @@ func mustGetConsent(t *testing.T, s storage.Store, subject, clientID string) *st
 // testConsentRoundTrip: a consent comes back whole, a second save
 // replaces the first, and neither the caller's record nor the returned one
 // shares memory with the store.
-func testConsentRoundTrip(t *testing.T, s storage.Store) {
+func testConsentRoundTrip(t testing.TB, s storage.ConsentStore) {
 	now := baseTime()
 	want := fullConsent("user-42", "third-party-app", now)
 	mustSaveConsent(t, s, want)
 	got := mustGetConsent(t, s, "user-42", "third-party-app")
-	assertRecord(t, "GetConsent", got, want, normConsent)
+	assertRecord(t, "GetConsent", got, want)
 
-	got.Scopes[0], got.Audience[0] = "admin", "https://evil.example"
-	assertRecord(t, "GetConsent after changing the returned record", mustGetConsent(t, s, "user-42", "third-party-app"), want, normConsent)
+	if len(got.Scopes) > 0 && len(got.Audience) > 0 { // else reported above
+		got.Scopes[0], got.Audience[0] = "admin", "https://evil.example"
+	}
+	assertRecord(t, "GetConsent after changing the returned record", mustGetConsent(t, s, "user-42", "third-party-app"), want)
 
 	fewer := &storage.Consent{Subject: "user-42", ClientID: "third-party-app", Scopes: []string{"openid"}, GrantedAt: now.Add(time.Minute)}
 	mustSaveConsent(t, s, fewer)
 	fewer.Scopes[0] = "admin"
 	assertRecord(t, "GetConsent after a second save", mustGetConsent(t, s, "user-42", "third-party-app"),
-		&storage.Consent{Subject: "user-42", ClientID: "third-party-app", Scopes: []string{"openid"}, GrantedAt: now.Add(time.Minute)}, normConsent)
+		&storage.Consent{Subject: "user-42", ClientID: "third-party-app", Scopes: []string{"openid"}, GrantedAt: now.Add(time.Minute)})
 }
 
-func testConsentNotFound(t *testing.T, s storage.Store) {
+func testConsentNotFound(t testing.TB, s storage.ConsentStore) {
 	ctx := t.Context()
 	mustSaveConsent(t, s, fullConsent("user-42", "third-party-app", baseTime()))
 	for _, k := range [][2]string{{"user-42", "other-app"}, {"user-43", "third-party-app"}, {"USER-42", "third-party-app"}, {"", ""}} {
@@ -87,7 +64,7 @@ func testConsentNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testConsentInvalid(t *testing.T, s storage.Store) {
+func testConsentInvalid(t testing.TB, s storage.ConsentStore) {
 	ctx := t.Context()
 	for _, tc := range []struct {
 		c     *storage.Consent
@@ -110,7 +87,7 @@ func testConsentInvalid(t *testing.T, s storage.Store) {
 
 // testConsentList: one user's consents, by client id, and only theirs;
 // a deleted one is gone.
-func testConsentList(t *testing.T, s storage.Store) {
+func testConsentList(t testing.TB, s storage.ConsentStore) {
 	ctx := t.Context()
 	now := baseTime()
 	b, a, c := fullConsent("user-42", "b-app", now), fullConsent("user-42", "a-app", now), fullConsent("user-42", "c-app", now)
@@ -134,79 +111,8 @@ func testConsentList(t *testing.T, s storage.Store) {
 	if _, err := s.GetConsent(ctx, "user-42", "b-app"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("GetConsent of the deleted consent: %v; want ErrNotFound", err)
 	}
-	assertRecord(t, "the other user's consent", mustGetConsent(t, s, "user-43", "a-app"), fullConsent("user-43", "a-app", now), normConsent)
+	assertRecord(t, "the other user's consent", mustGetConsent(t, s, "user-43", "a-app"), fullConsent("user-43", "a-app", now))
 	if list, err := s.ListConsents(ctx, "nobody"); err != nil || len(list) != 0 {
 		t.Errorf("ListConsents(nobody) = %v, %v; want none", list, err)
-	}
-}
-
-// grantOf is a live family of subject's grant to clientID.
-func grantOf(id, subject, clientID string, now time.Time) *storage.Family {
-	f := liveFamily(id, now)
-	f.Grant.Subject, f.Grant.ClientID = subject, clientID
-	return f
-}
-
-// testRevokeFamiliesOf: every family and code of one user's grants to one
-// client is revoked, and nothing of another user's or another client's;
-// only families live before the call are counted.
-func testRevokeFamiliesOf(t *testing.T, s storage.Store) {
-	ctx := t.Context()
-	now := baseTime()
-	mine1, mine2, revoked := grantOf("mine-1", "user-42", "app", now), grantOf("mine-2", "user-42", "app", now), grantOf("mine-old", "user-42", "app", now)
-	revoked.Revoked = true
-	mine2.AccessExpiresAt = now.Add(3 * time.Hour)
-	others := []*storage.Family{grantOf("other-client", "user-42", "other-app", now), grantOf("other-user", "user-43", "app", now)}
-	for _, f := range append([]*storage.Family{mine1, mine2, revoked}, others...) {
-		mustCreateFamily(t, s, f)
-	}
-	code := &storage.AuthorizationCode{Signature: "code-mine", Grant: grantOf("code-grant", "user-42", "app", now).Grant, ExpiresAt: now.Add(time.Minute)}
-	otherCode := &storage.AuthorizationCode{Signature: "code-other", Grant: grantOf("other-code-grant", "user-43", "app", now).Grant, ExpiresAt: now.Add(time.Minute)}
-	mustCreateCode(t, s, code)
-	mustCreateCode(t, s, otherCode)
-
-	until := now.Add(time.Hour)
-	n, err := s.RevokeFamiliesOf(ctx, "user-42", "app", until)
-	if err != nil || n != 2 {
-		t.Fatalf("RevokeFamiliesOf = %d, %v; want 2, nil", n, err)
-	}
-	for _, f := range []*storage.Family{mine1, mine2} {
-		f.Revoked = true
-		assertFamily(t, "a revoked family", mustGetFamily(t, s, f.Grant.ID), f)
-		assertRevoked(t, s, "any-jti", f.Grant.ID, true)
-	}
-	for _, f := range others {
-		assertFamily(t, "another's family", mustGetFamily(t, s, f.Grant.ID), f)
-		assertRevoked(t, s, "any-jti", f.Grant.ID, false)
-	}
-	// The code can no longer be redeemed, and a redemption already past
-	// UseCode creates its family revoked.
-	if err := s.UseCode(ctx, code.Signature); !errors.Is(err, storage.ErrAlreadyUsed) {
-		t.Errorf("UseCode of the user's code after RevokeFamiliesOf: %v; want ErrAlreadyUsed", err)
-	}
-	mustCreateFamily(t, s, grantOf("code-grant", "user-42", "app", now))
-	if f := mustGetFamily(t, s, "code-grant"); !f.Revoked {
-		t.Error("the family of the user's code was created unrevoked after RevokeFamiliesOf")
-	}
-	if err := s.UseCode(ctx, otherCode.Signature); err != nil {
-		t.Errorf("UseCode of another user's code: %v", err)
-	}
-	// Each revoked family is on the feed until its latest access expiry
-	// or until, whichever is later.
-	page := readFeed(t, s, 0, now, 100)
-	exp := map[string]time.Time{}
-	for _, e := range page.Entries {
-		exp[e.GrantID] = e.ExpiresAt
-	}
-	for id, want := range map[string]time.Time{"mine-1": until, "mine-2": mine2.AccessExpiresAt} {
-		if !normTime(exp[id]).Equal(normTime(want)) {
-			t.Errorf("feed entry of %s expires %v; want %v (entries %s)", id, exp[id], want, show(page.Entries))
-		}
-	}
-	if n, err := s.RevokeFamiliesOf(ctx, "user-42", "app", until); err != nil || n != 0 {
-		t.Errorf("RevokeFamiliesOf again = %d, %v; want 0, nil", n, err)
-	}
-	if n, err := s.RevokeFamiliesOf(ctx, "nobody", "app", until); err != nil || n != 0 {
-		t.Errorf("RevokeFamiliesOf(nobody) = %d, %v; want 0, nil", n, err)
 	}
 }

@@ -107,10 +107,12 @@ func (s *kvStore) ListClients(ctx context.Context) ([]*storage.Client, error) {
 }
 
 // A custom store runs the same suite as tollgate's own, from a test in its
-// package. Run takes a storage.Store, every interface: a store that keeps
-// only clients, like kvStore, embeds another implementation for the rest
-// (and is then tested together with it). Each call of the function returns
-// a new, empty store; the suite runs its tests in parallel.
+// package. Run runs every runner whose interface the store's type has:
+// kvStore is a whole storage.Store (it embeds a memory store for all but
+// clients), so Run tests it all. A store that keeps only clients would
+// call storagetest.RunClients, one that only reads them RunClientGetter.
+// Each call of the function returns a new, empty store; the suite runs
+// its tests in parallel.
 //
 // This example only compiles, as Run needs a real test's *testing.T: put
 // the body of testConformance in a TestConformance of the store's package.

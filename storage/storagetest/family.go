@@ -8,32 +8,14 @@ import (
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
-// fullFamily has every field set.
-func fullFamily(id string, now time.Time) *storage.Family {
-	return &storage.Family{
-		Grant:           fullGrant(id, now),
-		Generation:      7,
-		ExpiresAt:       now.Add(30 * 24 * time.Hour),
-		AccessExpiresAt: now.Add(time.Hour).In(time.FixedZone("UTC-03:00", -3*3600)),
-		Revoked:         true,
-	}
-}
-
-// liveFamily is a family at generation 1 that is not revoked.
-func liveFamily(id string, now time.Time) *storage.Family {
-	f := fullFamily(id, now)
-	f.Generation, f.Revoked = 1, false
-	return f
-}
-
-func mustCreateFamily(t *testing.T, s storage.Store, f *storage.Family) {
+func mustCreateFamily(t testing.TB, s storage.TokenStore, f *storage.Family) {
 	t.Helper()
 	if err := s.CreateFamily(t.Context(), f); err != nil {
 		t.Fatalf("CreateFamily(%q): %v", f.Grant.ID, err)
 	}
 }
 
-func mustGetFamily(t *testing.T, s storage.Store, id string) *storage.Family {
+func mustGetFamily(t testing.TB, s storage.TokenStore, id string) *storage.Family {
 	t.Helper()
 	f, err := s.GetFamily(t.Context(), id)
 	if err != nil {
@@ -42,13 +24,9 @@ func mustGetFamily(t *testing.T, s storage.Store, id string) *storage.Family {
 	return f
 }
 
-func testFamilyRoundTrip(t *testing.T, s storage.Store) {
+func testFamilyRoundTrip(t testing.TB, s storage.TokenStore) {
 	now := baseTime()
-	want := []*storage.Family{
-		fullFamily("grant-full", now),
-		liveFamily("grant-live", now),
-		{Grant: minimalGrant("grant-min", now)}, // generation 0, no expiry yet
-	}
+	want := familyFixtures(now)
 	for _, f := range want {
 		mustCreateFamily(t, s, f)
 	}
@@ -57,7 +35,7 @@ func testFamilyRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testFamilyNotFound(t *testing.T, s storage.Store) {
+func testFamilyNotFound(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	if _, err := s.GetFamily(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
@@ -75,7 +53,7 @@ func testFamilyNotFound(t *testing.T, s storage.Store) {
 	assertFamily(t, "the family after advancing other ids", mustGetFamily(t, s, "AbCdEf"), liveFamily("AbCdEf", now))
 }
 
-func testFamilyDuplicate(t *testing.T, s storage.Store) {
+func testFamilyDuplicate(t testing.TB, s storage.TokenStore) {
 	now := baseTime()
 	first := liveFamily("id", now)
 	mustCreateFamily(t, s, first)
@@ -86,7 +64,7 @@ func testFamilyDuplicate(t *testing.T, s storage.Store) {
 	assertFamily(t, "GetFamily after a refused duplicate", mustGetFamily(t, s, "id"), first)
 }
 
-func testFamilyInvalid(t *testing.T, s storage.Store) {
+func testFamilyInvalid(t testing.TB, s storage.TokenStore) {
 	now := baseTime()
 	for name, f := range map[string]*storage.Family{
 		"nil":      nil,
@@ -103,7 +81,7 @@ func testFamilyInvalid(t *testing.T, s storage.Store) {
 // refresh expiry as given (even earlier: a client's lifetime may have been
 // shortened) and only ever raises the access expiry; a stale or future
 // generation is refused and changes nothing.
-func testFamilyAdvance(t *testing.T, s storage.Store) {
+func testFamilyAdvance(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	want := liveFamily("f", now)
@@ -137,7 +115,7 @@ func testFamilyAdvance(t *testing.T, s storage.Store) {
 	}
 }
 
-func testFamilyAdvanceConcurrent(t *testing.T, s storage.Store) {
+func testFamilyAdvanceConcurrent(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	want := liveFamily("contended", now)
@@ -151,7 +129,7 @@ func testFamilyAdvanceConcurrent(t *testing.T, s storage.Store) {
 }
 
 // testFamilyAdvanceRevoked: a revoked family never advances.
-func testFamilyAdvanceRevoked(t *testing.T, s storage.Store) {
+func testFamilyAdvanceRevoked(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	want := liveFamily("f", now)
@@ -171,7 +149,7 @@ func testFamilyAdvanceRevoked(t *testing.T, s storage.Store) {
 // before the redemption it races creates the family. The family is then
 // created revoked, never advances, and the feed entry lasts as long as
 // its access tokens.
-func testFamilyRevokeBeforeCreate(t *testing.T, s storage.Store) {
+func testFamilyRevokeBeforeCreate(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	if err := s.RevokeFamily(ctx, "early", now.Add(time.Minute)); err != nil {
@@ -196,7 +174,7 @@ func testFamilyRevokeBeforeCreate(t *testing.T, s storage.Store) {
 
 // testFamilyIsolation checks that the store copies families, down to the
 // grant's slices, map and session bytes.
-func testFamilyIsolation(t *testing.T, s storage.Store) {
+func testFamilyIsolation(t testing.TB, s storage.TokenStore) {
 	now := baseTime()
 	in := liveFamily("f", now)
 	mustCreateFamily(t, s, in)
@@ -213,4 +191,75 @@ func testFamilyIsolation(t *testing.T, s storage.Store) {
 	got.AccessExpiresAt = got.AccessExpiresAt.Add(time.Hour)
 	mutateGrant(got.Grant)
 	assertFamily(t, "after changing the family GetFamily returned", mustGetFamily(t, s, "f"), want)
+}
+
+// grantOf is a live family of subject's grant to clientID.
+func grantOf(id, subject, clientID string, now time.Time) *storage.Family {
+	f := liveFamily(id, now)
+	f.Grant.Subject, f.Grant.ClientID = subject, clientID
+	return f
+}
+
+// testRevokeFamiliesOf: every family and code of one user's grants to one
+// client is revoked, and nothing of another user's or another client's;
+// only families live before the call are counted.
+func testRevokeFamiliesOf(t testing.TB, s storage.TokenStore) {
+	ctx := t.Context()
+	now := baseTime()
+	mine1, mine2, revoked := grantOf("mine-1", "user-42", "app", now), grantOf("mine-2", "user-42", "app", now), grantOf("mine-old", "user-42", "app", now)
+	revoked.Revoked = true
+	mine2.AccessExpiresAt = now.Add(3 * time.Hour)
+	others := []*storage.Family{grantOf("other-client", "user-42", "other-app", now), grantOf("other-user", "user-43", "app", now)}
+	for _, f := range append([]*storage.Family{mine1, mine2, revoked}, others...) {
+		mustCreateFamily(t, s, f)
+	}
+	code := &storage.AuthorizationCode{Signature: "code-mine", Grant: grantOf("code-grant", "user-42", "app", now).Grant, ExpiresAt: now.Add(time.Minute)}
+	otherCode := &storage.AuthorizationCode{Signature: "code-other", Grant: grantOf("other-code-grant", "user-43", "app", now).Grant, ExpiresAt: now.Add(time.Minute)}
+	mustCreateCode(t, s, code)
+	mustCreateCode(t, s, otherCode)
+
+	until := now.Add(time.Hour)
+	n, err := s.RevokeFamiliesOf(ctx, "user-42", "app", until)
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeFamiliesOf = %d, %v; want 2, nil", n, err)
+	}
+	for _, f := range []*storage.Family{mine1, mine2} {
+		f.Revoked = true
+		assertFamily(t, "a revoked family", mustGetFamily(t, s, f.Grant.ID), f)
+		assertRevoked(t, s, "any-jti", f.Grant.ID, true)
+	}
+	for _, f := range others {
+		assertFamily(t, "another's family", mustGetFamily(t, s, f.Grant.ID), f)
+		assertRevoked(t, s, "any-jti", f.Grant.ID, false)
+	}
+	// The code can no longer be redeemed, and a redemption already past
+	// UseCode creates its family revoked.
+	if err := s.UseCode(ctx, code.Signature); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Errorf("UseCode of the user's code after RevokeFamiliesOf: %v; want ErrAlreadyUsed", err)
+	}
+	mustCreateFamily(t, s, grantOf("code-grant", "user-42", "app", now))
+	if f := mustGetFamily(t, s, "code-grant"); !f.Revoked {
+		t.Error("the family of the user's code was created unrevoked after RevokeFamiliesOf")
+	}
+	if err := s.UseCode(ctx, otherCode.Signature); err != nil {
+		t.Errorf("UseCode of another user's code: %v", err)
+	}
+	// Each revoked family is on the feed until its latest access expiry
+	// or until, whichever is later.
+	page := readFeed(t, s, 0, now, 100)
+	exp := map[string]time.Time{}
+	for _, e := range page.Entries {
+		exp[e.GrantID] = e.ExpiresAt
+	}
+	for id, want := range map[string]time.Time{"mine-1": until, "mine-2": mine2.AccessExpiresAt} {
+		if !normTime(exp[id]).Equal(normTime(want)) {
+			t.Errorf("feed entry of %s expires %v; want %v (entries %+v)", id, exp[id], want, page.Entries)
+		}
+	}
+	if n, err := s.RevokeFamiliesOf(ctx, "user-42", "app", until); err != nil || n != 0 {
+		t.Errorf("RevokeFamiliesOf again = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := s.RevokeFamiliesOf(ctx, "nobody", "app", until); err != nil || n != 0 {
+		t.Errorf("RevokeFamiliesOf(nobody) = %d, %v; want 0, nil", n, err)
+	}
 }

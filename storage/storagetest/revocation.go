@@ -10,7 +10,7 @@ import (
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
-func testRevokeAccessToken(t *testing.T, s storage.Store) {
+func testRevokeAccessToken(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	mustCreateFamily(t, s, liveFamily("family", now))
@@ -35,7 +35,7 @@ func testRevokeAccessToken(t *testing.T, s storage.Store) {
 // it, and its entry lasts until the family's latest access expiry even if
 // the caller's until is earlier (the client's lifetime was shortened since
 // the tokens were issued).
-func testRevokeFamily(t *testing.T, s storage.Store) {
+func testRevokeFamily(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	a := liveFamily("family-a", now)
@@ -65,7 +65,7 @@ func testRevokeFamily(t *testing.T, s storage.Store) {
 
 // testRevokeKeepsLaterUntil: revoking twice keeps one entry, until the later
 // of the two times, whichever order they came in.
-func testRevokeKeepsLaterUntil(t *testing.T, s storage.Store) {
+func testRevokeKeepsLaterUntil(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	early, late := now.Add(time.Minute), now.Add(time.Hour)
@@ -99,7 +99,7 @@ func testRevokeKeepsLaterUntil(t *testing.T, s storage.Store) {
 
 // testRevokeConcurrent: concurrent revocations of one jti and one family
 // (an upsert race in SQL) all succeed and keep the latest until.
-func testRevokeConcurrent(t *testing.T, s storage.Store) {
+func testRevokeConcurrent(t testing.TB, s storage.TokenStore) {
 	ctx := t.Context()
 	now := baseTime()
 	f := liveFamily("family", now)
@@ -134,7 +134,7 @@ func testRevokeConcurrent(t *testing.T, s storage.Store) {
 	assertRevoked(t, s, "x", "family", false)
 }
 
-func assertRevoked(t *testing.T, s storage.Store, jti, grantID string, want bool) {
+func assertRevoked(t testing.TB, s storage.TokenStore, jti, grantID string, want bool) {
 	t.Helper()
 	got, err := s.AccessTokenRevoked(t.Context(), jti, grantID)
 	if err != nil || got != want {

@@ -6,23 +6,40 @@
 //		storagetest.Run(t, func(t *testing.T) storage.Store { return mystore.New(...) })
 //	}
 //
+// Run runs every runner whose interface the function's result type has, so
+// a store that keeps only some of tollgate's data runs what applies to it.
+// Each runner can also be called alone:
+//
+//   - [RunClientGetter]: a read-only [storage.ClientGetter] (a clients
+//     file, a directory service), built by the test from the clients the
+//     suite hands it;
+//   - [RunClients]: a [storage.ClientStore], and [storage.ClientChanges]
+//     if the store has it;
+//   - [RunTokens]: a [storage.TokenStore] (codes, families, the revocation
+//     feed, expiry);
+//   - [RunKeys]: a [storage.KeyStore];
+//   - [RunConsents]: a [storage.ConsentStore].
+//
 // The suite tests behaviour through the storage interfaces only. What it
 // asks of an implementation, beyond the interface documentation:
 //
-//   - Isolation: every test calls NewStore once and runs in parallel with
+//   - Isolation: every test makes its own store and runs in parallel with
 //     the others, so each store must start empty and must not see another
 //     test's records (a schema or database per store for SQL backends).
 //     DeleteExpired counts are checked exactly against that empty start.
-//   - Times: every time the suite stores is truncated to the microsecond,
-//     and times read back are compared with time.Equal after the same
-//     truncation. A store must keep at least microsecond precision
-//     (PostgreSQL's timestamptz does; SQLite needs e.g. Unix microseconds or
-//     RFC 3339 with six fractional digits) and the instant, not the wall
-//     clock: the location may change, the moment may not.
-//   - Records come back as stored, and the suite compares them whole:
-//     slices in their order (nil and empty are interchangeable), Form maps
-//     key for key, Session bytes byte for byte (they are not UTF-8), keys
-//     and ids compared case-sensitively.
+//   - Records come back as stored, every field of them: the suite compares
+//     whole records by reflection, a field added to a storage type
+//     included, and its fixtures set every field. A store may change only
+//     what does not change the record: nil and empty slices or maps are
+//     the same; times are compared as instants at microsecond precision.
+//     Everything else counts: slices in their order, Form maps key for
+//     key, Session and Private bytes byte for byte (they are not UTF-8),
+//     keys and ids case-sensitively.
+//   - Times: every time the suite stores is truncated to the microsecond.
+//     A store must keep at least microsecond precision (PostgreSQL's
+//     timestamptz does; SQLite needs e.g. Unix microseconds or RFC 3339
+//     with six fractional digits) and the instant, not the wall clock: the
+//     location may change, the moment may not.
 //   - A store that implements storage.ClientChanges counts every client
 //     write in both ClientsVersion and ClientsWritten, and reads in
 //     neither. Whether another handle's writes reach ClientsVersion is
@@ -43,33 +60,145 @@
 package storagetest
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"slices"
-	"sync"
+	"reflect"
 	"testing"
-	"time"
 
 	"github.com/tollgate-oauth/tollgate/storage"
 )
 
 // NewStore returns a fresh, empty store for one test. Cleanup belongs in
-// t.Cleanup.
+// t.Cleanup. Run takes it, as it takes any func(*testing.T) S.
 type NewStore func(t *testing.T) storage.Store
 
-// Run runs the whole suite against stores made by newStore, one store per
-// test, tests in parallel.
-func Run(t *testing.T, newStore NewStore) {
+// Run runs, against stores made by newStore (one store per test, tests in
+// parallel), every runner whose interface S has: [RunClients] for a
+// [storage.ClientStore], [RunTokens] for a [storage.TokenStore], [RunKeys]
+// for a [storage.KeyStore], [RunConsents] for a [storage.ConsentStore].
+// For a [storage.Store] that is all of them. S is newStore's result type,
+// as declared: a store returned as storage.Store runs everything, one
+// returned as *mystore.Store runs what that type implements.
+//
+// A store that only reads clients ([storage.ClientGetter] without
+// ClientStore) cannot be filled through its interface: its test calls
+// [RunClientGetter] with a constructor that takes the clients. Run fails
+// when S has none of the interfaces above.
+func Run[S any](t *testing.T, newStore func(t *testing.T) S) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(*testing.T, storage.Store)
-	}{
-		{"KeysRoundTrip", testKeysRoundTrip},
-		{"KeysRetire", testKeysRetire},
+	ran := false
+	if has[S, storage.ClientStore]() {
+		RunClients(t, as[S, storage.ClientStore](newStore))
+		ran = true
+	} else if has[S, storage.ClientGetter]() {
+		t.Logf("storagetest: %s reads clients but cannot store them: test that with RunClientGetter", reflect.TypeFor[S]())
+	}
+	if has[S, storage.TokenStore]() {
+		RunTokens(t, as[S, storage.TokenStore](newStore))
+		ran = true
+	}
+	if has[S, storage.KeyStore]() {
+		RunKeys(t, as[S, storage.KeyStore](newStore))
+		ran = true
+	}
+	if has[S, storage.ConsentStore]() {
+		RunConsents(t, as[S, storage.ConsentStore](newStore))
+		ran = true
+	}
+	if !ran {
+		t.Fatalf("storagetest.Run: %s implements none of storage.ClientStore, TokenStore, KeyStore, ConsentStore (a read-only client store runs RunClientGetter)", reflect.TypeFor[S]())
+	}
+}
+
+// has reports whether type S has the methods of interface I.
+func has[S, I any]() bool { return reflect.TypeFor[S]().Implements(reflect.TypeFor[I]()) }
+
+// as narrows a constructor of S to one of I; has[S, I] must hold.
+func as[S, I any](newStore func(*testing.T) S) func(*testing.T) I {
+	return func(t *testing.T) I { return any(newStore(t)).(I) }
+}
+
+// testCase is one behaviour, run against a fresh store. It takes a
+// testing.TB so that the suite's own tests can run it against a store
+// that breaks a rule and check that it fails.
+type testCase[S any] struct {
+	name string
+	fn   func(testing.TB, S)
+}
+
+// runCases runs each case in a parallel subtest on a store of its own.
+func runCases[S any](t *testing.T, newStore func(*testing.T) S, cases []testCase[S]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+// RunClientGetter runs the cases a read-only client store must pass:
+// every client comes back whole, unknown ids (other case, a prefix, with
+// a space) are storage.ErrNotFound, concurrent reads agree. newGetter
+// returns a store holding exactly the given clients, for one test; it may
+// write them wherever the store reads from (a file in t.TempDir(), a
+// test database).
+func RunClientGetter(t *testing.T, newGetter func(t *testing.T, clients []*storage.Client) storage.ClientGetter) {
+	t.Helper()
+	runCases(t, func(t *testing.T) getterOf {
+		return func(clients ...*storage.Client) storage.ClientGetter { return newGetter(t, clients) }
+	}, getterCases)
+}
+
+// RunClients runs the client cases against a storage.ClientStore: the
+// RunClientGetter cases, filled through CreateClient, then creation,
+// update, deletion, listing, validation, copying, concurrency and, if the
+// store implements it, storage.ClientChanges.
+func RunClients(t *testing.T, newStore func(t *testing.T) storage.ClientStore) {
+	t.Helper()
+	runCases(t, func(t *testing.T) getterOf {
+		return func(clients ...*storage.Client) storage.ClientGetter {
+			s := newStore(t)
+			for _, c := range clients {
+				mustCreate(t, s, c)
+			}
+			return s
+		}
+	}, getterCases)
+	runCases(t, newStore, clientCases)
+}
+
+// RunTokens runs the token cases against a storage.TokenStore:
+// authorization codes, refresh-token families, revocations and their feed,
+// and expiry.
+func RunTokens(t *testing.T, newStore func(t *testing.T) storage.TokenStore) {
+	t.Helper()
+	runCases(t, newStore, tokenCases)
+}
+
+// RunKeys runs the signing-key cases against a storage.KeyStore.
+func RunKeys(t *testing.T, newStore func(t *testing.T) storage.KeyStore) {
+	t.Helper()
+	runCases(t, newStore, keyCases)
+}
+
+// RunConsents runs the consent cases against a storage.ConsentStore.
+func RunConsents(t *testing.T, newStore func(t *testing.T) storage.ConsentStore) {
+	t.Helper()
+	runCases(t, newStore, consentCases)
+}
+
+// getterOf builds a read-only client store holding the given clients.
+type getterOf func(clients ...*storage.Client) storage.ClientGetter
+
+// The cases of each runner. Names are unique across runners, so Run's
+// subtests keep one flat list (go test -run 'Conformance/CodeUse').
+var (
+	getterCases = []testCase[getterOf]{
 		{"ClientRoundTrip", testClientRoundTrip},
 		{"ClientNotFound", testClientNotFound},
+		{"ClientGetConcurrent", testClientGetConcurrent},
+	}
+	clientCases = []testCase[storage.ClientStore]{
+		{"ClientWriteNotFound", testClientWriteNotFound},
 		{"ClientDuplicate", testClientDuplicate},
 		{"ClientUpdate", testClientUpdate},
 		{"ClientDelete", testClientDelete},
@@ -78,7 +207,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ClientIsolation", testClientIsolation},
 		{"ClientConcurrent", testClientConcurrent},
 		{"ClientChanges", testClientChanges},
-
+	}
+	tokenCases = []testCase[storage.TokenStore]{
 		{"CodeRoundTrip", testCodeRoundTrip},
 		{"CodeNotFound", testCodeNotFound},
 		{"CodeDuplicate", testCodeDuplicate},
@@ -97,11 +227,6 @@ func Run(t *testing.T, newStore NewStore) {
 		{"FamilyIsolation", testFamilyIsolation},
 		{"RevokeFamiliesOf", testRevokeFamiliesOf},
 
-		{"ConsentRoundTrip", testConsentRoundTrip},
-		{"ConsentNotFound", testConsentNotFound},
-		{"ConsentInvalid", testConsentInvalid},
-		{"ConsentList", testConsentList},
-
 		{"RevokeAccessToken", testRevokeAccessToken},
 		{"RevokeFamily", testRevokeFamily},
 		{"RevokeKeepsLaterUntil", testRevokeKeepsLaterUntil},
@@ -117,219 +242,14 @@ func Run(t *testing.T, newStore NewStore) {
 		{"DeleteExpiredBatches", testDeleteExpiredBatches},
 		{"DeleteExpiredEmpty", testDeleteExpiredEmpty},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newStore(t))
-		})
+	keyCases = []testCase[storage.KeyStore]{
+		{"KeysRoundTrip", testKeysRoundTrip},
+		{"KeysRetire", testKeysRetire},
 	}
-}
-
-// Client returns a valid confidential client with the given id.
-func Client(id string) *storage.Client {
-	return &storage.Client{
-		ID:             id,
-		SecretHash:     "$sha256$" + "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU", // sha256("")
-		GrantTypes:     []string{storage.GrantClientCredentials},
-		Scopes:         []string{"market:all", "market:id:*"},
-		DefaultScopes:  []string{"market:all"},
-		Audiences:      []string{"https://api.example.com", "https://qa-api.example.com"},
-		AccessTokenTTL: 2 * time.Hour,
-		Introspector:   true,
+	consentCases = []testCase[storage.ConsentStore]{
+		{"ConsentRoundTrip", testConsentRoundTrip},
+		{"ConsentNotFound", testConsentNotFound},
+		{"ConsentInvalid", testConsentInvalid},
+		{"ConsentList", testConsentList},
 	}
-}
-
-func testClientRoundTrip(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	want := Client("integration")
-	mustCreate(t, s, want)
-	pub := &storage.Client{ID: "sales-channel", Public: true, GrantTypes: []string{"client_credentials"},
-		Scopes: []string{"market:id:*"}, RequireScope: true, Audiences: []string{"https://api.example.com"}}
-	mustCreate(t, s, pub)
-	// A web app: the fields the others leave empty.
-	web := Client("web-app")
-	web.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
-	web.RedirectURIs = []string{"https://app.example.com/cb?x=1", "http://127.0.0.1:8765/cb"}
-	web.RefreshTokenTTL = 36 * time.Hour
-	mustCreate(t, s, web)
-	for _, w := range []*storage.Client{want, pub, web} {
-		got, err := s.GetClient(ctx, w.ID)
-		if err != nil {
-			t.Fatalf("GetClient(%q): %v", w.ID, err)
-		}
-		assertEqual(t, got, w)
-	}
-}
-
-func testClientNotFound(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	if _, err := s.GetClient(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetClient(unknown) error = %v, want ErrNotFound", err)
-	}
-	if err := s.UpdateClient(ctx, Client("nope")); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("UpdateClient(unknown) error = %v, want ErrNotFound", err)
-	}
-	if err := s.DeleteClient(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("DeleteClient(unknown) error = %v, want ErrNotFound", err)
-	}
-}
-
-func testClientDuplicate(t *testing.T, s storage.Store) {
-	mustCreate(t, s, Client("a"))
-	if err := s.CreateClient(context.Background(), Client("a")); !errors.Is(err, storage.ErrAlreadyExists) {
-		t.Errorf("second CreateClient error = %v, want ErrAlreadyExists", err)
-	}
-}
-
-func testClientUpdate(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	mustCreate(t, s, Client("a"))
-	upd := Client("a")
-	upd.Scopes = []string{"orders:read"}
-	upd.DefaultScopes = nil
-	upd.AccessTokenTTL = time.Minute
-	upd.Introspector = false
-	if err := s.UpdateClient(ctx, upd); err != nil {
-		t.Fatalf("UpdateClient: %v", err)
-	}
-	got, err := s.GetClient(ctx, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertEqual(t, got, upd)
-	bad := Client("a")
-	bad.Audiences = nil
-	if err := s.UpdateClient(ctx, bad); !errors.Is(err, storage.ErrInvalid) {
-		t.Errorf("UpdateClient(invalid) error = %v, want ErrInvalid", err)
-	}
-}
-
-func testClientDelete(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	mustCreate(t, s, Client("a"))
-	if err := s.DeleteClient(ctx, "a"); err != nil {
-		t.Fatalf("DeleteClient: %v", err)
-	}
-	if _, err := s.GetClient(ctx, "a"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetClient after delete error = %v, want ErrNotFound", err)
-	}
-	mustCreate(t, s, Client("a")) // the id is free again
-}
-
-func testClientList(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	if list, err := s.ListClients(ctx); err != nil || len(list) != 0 {
-		t.Fatalf("ListClients(empty) = %v, %v", list, err)
-	}
-	for _, id := range []string{"b", "c", "a"} {
-		mustCreate(t, s, Client(id))
-	}
-	list, err := s.ListClients(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, c := range list {
-		ids = append(ids, c.ID)
-	}
-	if !slices.Equal(ids, []string{"a", "b", "c"}) {
-		t.Errorf("ListClients ids = %q, want [a b c]", ids)
-	}
-}
-
-func testClientInvalid(t *testing.T, s storage.Store) {
-	for name, mutate := range map[string]func(*storage.Client){
-		"no id":              func(c *storage.Client) { c.ID = "" },
-		"public with secret": func(c *storage.Client) { c.Public = true },
-		"no secret":          func(c *storage.Client) { c.SecretHash = "" },
-		"bad hash":           func(c *storage.Client) { c.SecretHash = "plaintext" },
-		"no grant types":     func(c *storage.Client) { c.GrantTypes = nil },
-		"no audience":        func(c *storage.Client) { c.Audiences = nil },
-		"wildcard default":   func(c *storage.Client) { c.DefaultScopes = []string{"market:id:*"} },
-		"default not allowed": func(c *storage.Client) {
-			c.DefaultScopes = []string{"orders:read"}
-		},
-		"bad scope":    func(c *storage.Client) { c.Scopes = []string{"market id"} },
-		"negative ttl": func(c *storage.Client) { c.AccessTokenTTL = -time.Second },
-		"id newline":   func(c *storage.Client) { c.ID = "a\n" },
-		"public introspector": func(c *storage.Client) {
-			c.SecretHash, c.Public = "", true
-		},
-	} {
-		c := Client("x")
-		mutate(c)
-		err := s.CreateClient(context.Background(), c)
-		var verr *storage.ValidationError
-		if !errors.Is(err, storage.ErrInvalid) || !errors.As(err, &verr) || verr.Field == "" {
-			t.Errorf("%s: CreateClient error = %v, want a *ValidationError", name, err)
-		}
-	}
-	if _, err := s.GetClient(context.Background(), "x"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("an invalid client was stored: %v", err)
-	}
-}
-
-// testClientIsolation checks that the store copies records: changing what
-// was passed in or handed out must not change what is stored.
-func testClientIsolation(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	c := Client("a")
-	mustCreate(t, s, c)
-	c.Scopes[0] = "mutated"
-	got, err := s.GetClient(ctx, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Scopes[0] != "market:all" {
-		t.Fatalf("store shares the slice passed to CreateClient")
-	}
-	got.Audiences[0] = "mutated"
-	again, _ := s.GetClient(ctx, "a")
-	if again.Audiences[0] != "https://api.example.com" {
-		t.Fatalf("store shares the slice returned by GetClient")
-	}
-}
-
-func testClientConcurrent(t *testing.T, s storage.Store) {
-	ctx := context.Background()
-	mustCreate(t, s, Client("shared"))
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for i := range 16 {
-		wg.Go(func() {
-			id := fmt.Sprintf("c%d", i)
-			if err := s.CreateClient(ctx, Client(id)); err != nil {
-				errs <- err
-			}
-			for range 20 {
-				if _, err := s.GetClient(ctx, "shared"); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	list, err := s.ListClients(ctx)
-	if err != nil || len(list) != 17 {
-		t.Errorf("ListClients after concurrent creates = %d clients, %v; want 17", len(list), err)
-	}
-}
-
-func mustCreate(t *testing.T, s storage.ClientStore, c *storage.Client) {
-	t.Helper()
-	if err := s.CreateClient(context.Background(), c); err != nil {
-		t.Fatalf("CreateClient(%q): %v", c.ID, err)
-	}
-}
-
-// assertEqual compares whole records, so a field added to storage.Client
-// is checked without anyone remembering to. Nil and empty lists are the
-// same record.
-func assertEqual(t *testing.T, got, want *storage.Client) {
-	t.Helper()
-	assertRecord(t, "client round trip", got, want, normClient)
-}
+)
