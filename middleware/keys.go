@@ -130,6 +130,11 @@ func signingKey(jwk *jose.JSONWebKey) (jwtverify.Key, error) {
 		if pub.N.BitLen() < 2048 {
 			return jwtverify.Key{}, fmt.Errorf("RSA key of %d bits", pub.N.BitLen())
 		}
+		// An even or tiny exponent verifies nothing (crypto/rsa refuses it
+		// at every check): refuse the key here, where it can be named.
+		if pub.E < 3 || pub.E%2 == 0 {
+			return jwtverify.Key{}, fmt.Errorf("RSA exponent %d is not usable", pub.E)
+		}
 		alg = defaultAlg(alg, "RS256", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 	case *ecdsa.PublicKey:
 		want := map[elliptic.Curve]string{elliptic.P256(): "ES256", elliptic.P384(): "ES384", elliptic.P521(): "ES512"}[pub.Curve]

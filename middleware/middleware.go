@@ -164,6 +164,10 @@ func (m *Middleware) bearerToken(r *http.Request) (string, *Error) {
 	case len(values) == 0:
 		if m.cfg.AllowQueryToken {
 			if q := r.URL.Query()["access_token"]; len(q) == 1 && q[0] != "" && validToken68(q[0]) {
+				if len(q[0]) > m.cfg.MaxTokenBytes { // the header's bound, here too
+					return "", &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: jwtverify.ErrMalformed.Error(),
+						reason: reasonMalformedToken}
+				}
 				return q[0], nil
 			} else if len(q) > 0 {
 				return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the access_token parameter is malformed", reason: reasonInvalidRequest}

@@ -3,8 +3,10 @@ package middleware
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // feedPage is one answer of a tollgate revocation feed:
@@ -56,6 +58,9 @@ func parseFeedPage(data []byte) (*feedPage, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("not a revocation feed page: %w", err)
 	}
+	if err := checkFeedNames(data); err != nil {
+		return nil, err
+	}
 	if doc.Cursor == nil || !validCursor(*doc.Cursor) {
 		return nil, errors.New("the page has no valid cursor")
 	}
@@ -77,6 +82,46 @@ func parseFeedPage(data []byte) (*feedPage, error) {
 		p.Revoked = append(p.Revoked, feedEntry{JTI: e.JTI, GrantID: e.GrantID, Exp: *e.Exp})
 	}
 	return p, nil
+}
+
+// checkFeedNames refuses a member named like one the page defines but in
+// other letter case ("Revoked"). Names are matched exactly, so such a
+// member would be skipped, and the revocations in it silently lost, while
+// a decoder that matches names without case (encoding/json's) would read
+// them: two readings of one page. It runs after Unmarshal accepted data.
+func checkFeedNames(data []byte) error {
+	var doc map[string]jsontext.Value
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("not a revocation feed page: %w", err)
+	}
+	if err := caseVariant(doc, "cursor", "reset", "more", "revoked"); err != nil {
+		return err
+	}
+	var entries []map[string]jsontext.Value
+	if raw, ok := doc["revoked"]; ok {
+		if err := json.Unmarshal(raw, &entries); err != nil {
+			return fmt.Errorf("not a revocation feed page: %w", err)
+		}
+	}
+	for i, e := range entries {
+		if err := caseVariant(e, "jti", "grant_id", "exp"); err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// caseVariant reports a member of obj that is one of names in other
+// letter case.
+func caseVariant(obj map[string]jsontext.Value, names ...string) error {
+	for member := range obj {
+		for _, name := range names {
+			if member != name && strings.EqualFold(member, name) {
+				return fmt.Errorf("member %q is not %q: names are case-sensitive", member, name)
+			}
+		}
+	}
+	return nil
 }
 
 // validCursor: 1 to maxCursorBytes of visible ASCII. The cursor is opaque,
