@@ -100,3 +100,12 @@ func (s *RedisStore) Increment(ctx context.Context, key string, count int64, rat
 	}
 	return st.Increment(ctx, key, count, rate)
 }
+
+// Ping reports whether Redis answers now, within ctx: for a readiness
+// probe. The limits themselves do not need it.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ratelimit: redis: %w", err)
+	}
+	return nil
+}

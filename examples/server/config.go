@@ -43,6 +43,13 @@ type fileConfig struct {
 	// Users sign in at the demo's /login page. Demo only: a real
 	// application signs its users in itself and hands tollgate the subject.
 	Users []userConfig `yaml:"users"`
+	// OpsListen, when set, is a second address serving /healthz, /readyz
+	// and /metrics for the operator, never the public one.
+	OpsListen string `yaml:"ops_listen"`
+	// Audit writes one audit event per security-relevant action
+	// (handler.AuditEvent) to the log. Off by default: it is a line per
+	// token request.
+	Audit bool `yaml:"audit"`
 
 	// Where the settings came from, for errors (configerr.go): the file,
 	// the line of each key path, and the flags that overrode keys.
@@ -255,6 +262,11 @@ func (cfg *fileConfig) check() error {
 	if cfg.Listen != "" {
 		if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 			return fmt.Errorf("listen: %q is not host:port", cfg.Listen)
+		}
+	}
+	if cfg.OpsListen != "" {
+		if _, _, err := net.SplitHostPort(cfg.OpsListen); err != nil {
+			return fmt.Errorf("ops_listen: %q is not host:port", cfg.OpsListen)
 		}
 	}
 	if err := checkIssuer(cfg.Issuer); err != nil {

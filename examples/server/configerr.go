@@ -192,7 +192,7 @@ func (cfg *fileConfig) settingError(err error) error {
 // overrideFlags checks the flags that override config keys, naming the
 // flag, and records them so later errors about these keys name the flag
 // too.
-func (cfg *fileConfig) overrideFlags(listen, storageSpec, iss string) error {
+func (cfg *fileConfig) overrideFlags(listen, storageSpec, iss, opsListen string) error {
 	if cfg.fromFlag == nil {
 		cfg.fromFlag = map[string]string{}
 	}
@@ -213,6 +213,12 @@ func (cfg *fileConfig) overrideFlags(listen, storageSpec, iss string) error {
 			return fmt.Errorf("-issuer: %w", err)
 		}
 		cfg.Issuer, cfg.fromFlag["issuer"] = iss, "-issuer"
+	}
+	if opsListen != "" {
+		if _, _, err := net.SplitHostPort(opsListen); err != nil {
+			return fmt.Errorf("-ops-listen: %q is not host:port (e.g. 127.0.0.1:9090)", opsListen)
+		}
+		cfg.OpsListen, cfg.fromFlag["ops_listen"] = opsListen, "-ops-listen"
 	}
 	return nil
 }

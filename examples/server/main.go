@@ -75,6 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	storageFlag := fs.String("storage", "", "memory, sqlite:PATH or postgres://…, overriding the config (default "+defaultStorage+")")
 	listen := fs.String("listen", "", "`host:port` to listen on, overriding the config (default "+defaultListen+")")
 	issuerFlag := fs.String("issuer", "", "the issuer `URL` tokens name and clients reach the server at, overriding the config (default http:// and the listen address)")
+	opsListen := fs.String("ops-listen", "", "`host:port` serving /healthz, /readyz and /metrics for operators, overriding the config (default: none)")
 	allowUnsealed := fs.Bool(allowUnsealedFlag, false, "store generated signing keys unencrypted when "+kekEnv+" is not set (PostgreSQL), or keep using keys stored so")
 	fs.Usage = func() { printUsage(fs.Output(), fs) }
 	if len(args) > 0 && isHelp(args[0]) { // asked for: to stdout, exit 0
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	// Checked, like the file, before anything is opened or bound.
-	if err := cfg.overrideFlags(*listen, *storageFlag, *issuerFlag); err != nil {
+	if err := cfg.overrideFlags(*listen, *storageFlag, *issuerFlag, *opsListen); err != nil {
 		return err
 	}
 	if cfg.Storage == "" {
@@ -135,11 +136,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		d.addUserFlow(cfg) // its redirect URI is on the issuer
 		d.storage = cfg.Storage
 	}
-	srv, tg, err := buildServer(ctx, cfg, logger, d, store, seal)
+	ops, err := newOps(cfg)
+	if err != nil {
+		return err
+	}
+	srv, tg, err := buildServer(ctx, cfg, logger, d, store, seal, ops)
 	if err != nil {
 		return err
 	}
 	defer tg.Close() // stops the signing keys' re-reading
+	if cfg.OpsListen != "" {
+		stopOps, err := ops.serve(cfg.OpsListen, tg, logger, stdout)
+		if err != nil {
+			return err
+		}
+		defer stopOps()
+	}
 
 	addr := ln.Addr().String()
 	keysNote := ""
@@ -213,7 +225,7 @@ func loadOrDefault(path string) (*fileConfig, *demo, error) {
 // buildServer turns the file config into the demo's routes: the sign-in
 // and callback pages, and the tollgate handler (over an in-memory store)
 // for everything else. d is the zero-config demo, or nil.
-func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store, seal keySealing) (http.Handler, *handler.Server, error) {
+func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *demo, store storage.Store, seal keySealing, ops *ops) (http.Handler, *handler.Server, error) {
 	signing, err := cfg.signingKeys()
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
@@ -235,6 +247,9 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 	limitStore, err := rateLimitStore(cfg.RateLimits)
 	if err != nil {
 		return nil, nil, err
+	}
+	if ops != nil {
+		ops.limits = limitStore
 	}
 	var proxies []netip.Prefix
 	for _, p := range cfg.TrustedProxies {
@@ -260,6 +275,10 @@ func buildServer(ctx context.Context, cfg *fileConfig, logger *slog.Logger, d *d
 		TrustedProxies:  proxies,
 		ScopesSupported: scopesSupported(cfg.Clients),
 		Logger:          logger,
+		Metrics:         ops.handlerMetrics(),
+	}
+	if cfg.Audit {
+		hcfg.AuditLogger = logger
 	}
 	mux := http.NewServeMux()
 	var consent *consentPage
