@@ -36,9 +36,10 @@ import (
 //	key.retired         INFO   a signing key left the JWKS                                 kid, reason (schedule, manual: Server.RetireKey)
 //
 // ip is the client's address, as found behind [Config.TrustedProxies]. A
-// client id is shown only for a registered client. Client registrations
-// are not audited here: the handler never writes clients (the host does,
-// through its storage.ClientStore), so it cannot see who changed one.
+// client id is shown only for a registered client. The handler never
+// writes clients (the host does, through its storage.ClientStore), so it
+// cannot see who changed one: the host records client.added,
+// client.changed and client.deleted itself, with [AuditEvent.Log].
 // Instances sharing a KeyStore each record the retirements they make; of
 // instances racing to store the same new key, only the one that stored it
 // records key.rotated.
@@ -76,7 +77,24 @@ const (
 	AuditConsentRevoked   = "consent.revoked"
 	AuditKeyRotated       = "key.rotated"
 	AuditKeyRetired       = "key.retired"
+
+	// The handler never writes clients, so it never emits these: the host
+	// that adds, changes or deletes one does, with [AuditEvent.Log], so its
+	// records share the schema above (client_id, reason: how, e.g. "cli").
+	AuditClientAdded   = "client.added"
+	AuditClientChanged = "client.changed"
+	AuditClientDeleted = "client.deleted"
 )
+
+// Log writes ev to l as Config.AuditLogger's records are written, for
+// events the host records itself (AuditClientAdded and its kin). A zero
+// Time is now.
+func (ev AuditEvent) Log(ctx context.Context, l *slog.Logger) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.record(ctx, l)
+}
 
 // auditLevel is the level an event is recorded at: WARN for what looks
 // like an attack or a leaked token, INFO for the rest.

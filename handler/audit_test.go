@@ -1,6 +1,7 @@
 package handler_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -214,4 +215,16 @@ func TestAuditKeyEvents(t *testing.T) {
 		{Time: day, Event: handler.AuditKeyRotated, KeyID: c.ID, SignsFrom: day, Reason: "manual"},
 		{Time: day, Event: handler.AuditKeyRetired, KeyID: a.ID, Reason: "manual"},
 	})
+}
+
+// AuditEvent.Log writes the host's own events (client changes) as the
+// handler writes its: message "audit", the event, the fields set.
+func TestAuditEventLogForTheHost(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	handler.AuditEvent{Event: handler.AuditClientDeleted, ClientID: "partner", Reason: "cli"}.
+		Log(context.Background(), slog.New(slog.NewTextHandler(&buf, nil)))
+	if got := buf.String(); !strings.Contains(got, "level=INFO msg=audit event=client.deleted client_id=partner reason=cli") || !strings.Contains(got, "time=") {
+		t.Errorf("logged %q", got)
+	}
 }

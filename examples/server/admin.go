@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,6 +91,11 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer closeStore()
+	// Every change is an audit record on stderr, in the handler's schema:
+	// the handler never writes clients, so it cannot record them itself.
+	audit := func(event, id string) {
+		handler.AuditEvent{Event: event, ClientID: id, Reason: "cli"}.Log(ctx, slog.New(slog.NewTextHandler(stderr, nil)))
+	}
 
 	switch cmd {
 	case "list":
@@ -118,6 +124,7 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := store.CreateClient(ctx, &c); err != nil {
 			return fmt.Errorf("clients add: %w", err)
 		}
+		audit(handler.AuditClientAdded, c.ID)
 		fmt.Fprintf(stdout, "added client %s\n", c.ID)
 		if note != "" {
 			fmt.Fprintln(stdout, note)
@@ -132,10 +139,15 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if err := store.DeleteClient(ctx, id); err != nil {
 				return fmt.Errorf("clients delete: %w", err)
 			}
+			audit(handler.AuditClientDeleted, id)
 			fmt.Fprintf(stdout, "deleted client %s\n", id)
 			return nil
 		}
-		return rotateSecret(ctx, store, id, stdout)
+		if err := rotateSecret(ctx, store, id, stdout); err != nil {
+			return err
+		}
+		audit(handler.AuditClientChanged, id)
+		return nil
 	}
 	return fmt.Errorf("unknown command %q\n%s", cmd, clientsUsage)
 }

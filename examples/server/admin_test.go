@@ -555,3 +555,34 @@ func TestClientsAddDefaultScopes(t *testing.T) {
 		t.Errorf("stored default scopes %q", c.DefaultScopes)
 	}
 }
+
+// Each change the clients command makes is an audit record on stderr, in
+// the handler's schema, and none holds the secret it printed.
+func TestClientsAdminAudit(t *testing.T) {
+	t.Parallel()
+	st := sqliteAdminStore(t)
+	adminLog := func(args ...string) (stdout, stderr string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), append([]string{"clients"}, args...), nil, &out, &errOut, nil); err != nil {
+			t.Fatalf("clients %q: %v", args, err)
+		}
+		return out.String(), errOut.String()
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "-storage", st.spec, "-id", "audited", "-scopes", "orders:read", "-audiences", "https://api.example.com"}, "event=client.added client_id=audited reason=cli"},
+		{[]string{"rotate-secret", "-storage", st.spec, "audited"}, "event=client.changed client_id=audited reason=cli"},
+		{[]string{"delete", "-storage", st.spec, "audited"}, "event=client.deleted client_id=audited reason=cli"},
+	} {
+		stdout, stderr := adminLog(tc.args...)
+		if !strings.Contains(stderr, "msg=audit "+tc.want) || strings.Count(stderr, "msg=audit") != 1 {
+			t.Errorf("clients %s logged %q, want one audit record with %q", tc.args[0], stderr, tc.want)
+		}
+		if m := printedClientSecret.FindStringSubmatch(stdout); m != nil && strings.Contains(stderr, m[1]) {
+			t.Errorf("clients %s: the audit record holds the secret", tc.args[0])
+		}
+	}
+}
