@@ -58,7 +58,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, ep endpoint,
 		client = nil
 	case err != nil:
 		s.log.ErrorContext(ctx, "client lookup failed", logClientID(nil, req.ClientID), "error", err)
-		return nil, oautherr.Unavailable("the authorization server cannot reach its storage; retry later")
+		return nil, oautherr.Unreachable()
 	}
 	if s.quickAccept(client, req) {
 		return client, nil

@@ -16,10 +16,8 @@ import (
 // 6749 §3.1; no stray whitespace or control characters); such errors are
 // shown here, never redirected, since the redirect URI is not trusted yet.
 func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) (answer, error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		e := oautherr.InvalidRequest("the authorization endpoint accepts GET and POST only")
-		e.Status = http.StatusMethodNotAllowed
-		return answer{}, e.WithHeader("Allow", "GET, POST")
+	if e := allowOnly(r, http.MethodGet, http.MethodPost); e != nil {
+		return answer{}, e
 	}
 	if e := s.limitByIP(r.Context(), s.ips.Key(r)); e != nil {
 		return answer{}, e

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/tollgate-oauth/tollgate/internal/oautherr"
 )
 
 // metadata is the RFC 8414 authorization server metadata.
@@ -72,10 +71,8 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) (answer, erro
 // serveStatic answers GET and HEAD with a document that is fixed for the
 // life of the server, cacheable for five minutes.
 func serveStatic(w http.ResponseWriter, r *http.Request, contentType string, body []byte) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		e := oautherr.InvalidRequest("this endpoint accepts GET and HEAD only")
-		e.Status = http.StatusMethodNotAllowed
-		return e.WithHeader("Allow", "GET, HEAD")
+	if e := allowOnly(r, http.MethodGet, http.MethodHead); e != nil {
+		return e
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Cache-Control", "public, max-age=300")

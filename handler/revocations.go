@@ -50,10 +50,8 @@ type revokedEntry struct {
 }
 
 func (s *Server) serveRevocations(w http.ResponseWriter, r *http.Request) (answer, error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		e := oautherr.InvalidRequest("this endpoint accepts GET and HEAD only")
-		e.Status = http.StatusMethodNotAllowed
-		return answer{}, e.WithHeader("Allow", "GET, HEAD")
+	if e := allowOnly(r, http.MethodGet, http.MethodHead); e != nil {
+		return answer{}, e
 	}
 	ctx := r.Context()
 	if e := s.limitByIP(ctx, s.ips.Key(r)); e != nil {

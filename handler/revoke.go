@@ -57,10 +57,8 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) (answer
 // share with the token endpoint: POST, limit by IP, strict parsing, client
 // authentication (with its brute-force guard), and a token parameter.
 func (s *Server) clientRequest(r *http.Request, w http.ResponseWriter, ep endpoint) (*storage.Client, *tokenrequest.Request, *oautherr.Error) {
-	if r.Method != http.MethodPost {
-		e := oautherr.InvalidRequest("this endpoint accepts POST only")
-		e.Status = http.StatusMethodNotAllowed
-		return nil, nil, e.WithHeader("Allow", http.MethodPost)
+	if e := allowOnly(r, http.MethodPost); e != nil {
+		return nil, nil, e
 	}
 	ctx := r.Context()
 	ip := s.ips.Key(r)

@@ -24,10 +24,8 @@ const (
 // serveToken is the token endpoint, one step per line; each step that
 // reads or waits on something has its span.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) (a answer, _ error) {
-	if r.Method != http.MethodPost {
-		e := oautherr.InvalidRequest("the token endpoint accepts POST only")
-		e.Status = http.StatusMethodNotAllowed
-		return a, e.WithHeader("Allow", http.MethodPost)
+	if e := allowOnly(r, http.MethodPost); e != nil {
+		return a, e
 	}
 	ctx := r.Context()
 	ip := s.ips.Key(r)

@@ -105,6 +105,13 @@ func Unavailable(format string, args ...any) *Error {
 	return newf(http.StatusServiceUnavailable, CodeTemporarilyUnavailable, format, args...)
 }
 
+// StorageDown is the description of every 503 for a store that does not
+// answer, whichever endpoint or grant met it.
+const StorageDown = "the authorization server cannot reach its storage; retry later"
+
+// Unreachable is the 503 of a store that does not answer.
+func Unreachable() *Error { return Unavailable("%s", StorageDown) }
+
 // Write sends e as JSON with the no-store headers of RFC 6749 §5.1.
 func Write(w http.ResponseWriter, e *Error) {
 	h := w.Header()

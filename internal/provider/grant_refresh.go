@@ -169,7 +169,7 @@ func (h *refreshGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosit
 // server's fault (an *Internal). Protocol errors pass through.
 func StorageFailure(err error) error {
 	if errors.Is(err, storage.ErrUnavailable) {
-		return oautherr.Unavailable("the authorization server cannot reach its storage; retry later")
+		return oautherr.Unreachable()
 	}
 	if _, ok := errors.AsType[*oautherr.Error](err); ok {
 		return err

@@ -313,7 +313,7 @@ func protocolError(err error, form url.Values) error {
 
 // storageDown is the description of every request that failed because
 // the store did not answer.
-const storageDown = "the authorization server cannot reach its storage; retry later"
+const storageDown = oautherr.StorageDown
 
 // failure is what the log says of a server-side error fosite raised: its
 // Error() is the bare code ("server_error"), so the cause it wraps, or
