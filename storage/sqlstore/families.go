@@ -119,13 +119,17 @@ func (s *Store) AdvanceFamily(ctx context.Context, id string, from uint64, expir
 		return err
 	}
 	defer done()
-	return s.compareAndSet(ctx, "family", `UPDATE tollgate_families SET generation = generation + 1, expires_at = ?,
+	return s.compareAndSet(ctx, advanceFamily, id,
+		exp, access, access, latest, purgeBucket-1, purgeBucket, purgeBucket, purgeAfter(latest), int64(from), id)
+}
+
+// advanceFamily moves a live family from one generation to the next.
+var advanceFamily = casUpdate{"family",
+	`UPDATE tollgate_families SET generation = generation + 1, expires_at = ?,
 		access_expires_at = CASE WHEN access_expires_at > ? THEN access_expires_at ELSE ? END,
 		purge_after = CASE WHEN access_expires_at > ? THEN (access_expires_at + ?) / ? * ? ELSE ? END
-		WHERE id = ? AND generation = ? AND NOT revoked AND grant_data <> ''`,
-		[]any{exp, access, access, latest, purgeBucket - 1, purgeBucket, purgeBucket, purgeAfter(latest), id, int64(from)},
-		"SELECT 1 FROM tollgate_families WHERE id = ? AND grant_data <> ''", id)
-}
+		WHERE generation = ? AND NOT revoked AND grant_data <> '' AND id = ?`,
+	"SELECT 1 FROM tollgate_families WHERE id = ? AND grant_data <> ''"}
 
 // RevokeFamiliesOf implements storage.FamilyStore, in one transaction:
 // the user's families to the client and the families of their codes (by

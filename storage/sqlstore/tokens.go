@@ -98,32 +98,41 @@ func (s *Store) UseCode(ctx context.Context, signature string) error {
 		return err
 	}
 	defer done()
-	return s.compareAndSet(ctx, "code",
-		"UPDATE tollgate_codes SET used = ? WHERE signature = ? AND used = ?", []any{true, signature, false},
-		"SELECT 1 FROM tollgate_codes WHERE signature = ?", signature)
+	return s.compareAndSet(ctx, useCode, signature, signature)
 }
 
-// compareAndSet runs a conditional update; when it changes no row, the
-// exists query tells ErrAlreadyUsed from ErrNotFound.
-func (s *Store) compareAndSet(ctx context.Context, kind, update string, args []any, exists string, existsArgs ...any) error {
-	res, err := s.db.ExecContext(ctx, s.d.q(update), args...)
+// casUpdate is a conditional UPDATE of one row, named by its key, and the
+// query that, when the UPDATE changed nothing, tells a row that has moved
+// on (ErrAlreadyUsed) from no row (ErrNotFound). The UPDATE's last
+// placeholder is the key; exists has that one placeholder only.
+type casUpdate struct{ kind, update, exists string }
+
+// useCode marks an authorization code used, once.
+var useCode = casUpdate{"code",
+	"UPDATE tollgate_codes SET used = TRUE WHERE used = FALSE AND signature = ?",
+	"SELECT 1 FROM tollgate_codes WHERE signature = ?"}
+
+// compareAndSet runs c with args (the SET and WHERE values, the key last)
+// and, when it changed no row, c.exists with key.
+func (s *Store) compareAndSet(ctx context.Context, c casUpdate, key any, args ...any) error {
+	res, err := s.db.ExecContext(ctx, s.d.q(c.update), args...)
 	if err != nil {
-		return fail("updating a "+kind, err)
+		return fail("updating a "+c.kind, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fail("updating a "+kind, err)
+		return fail("updating a "+c.kind, err)
 	}
 	if n == 1 {
 		return nil
 	}
 	var one int
-	err = s.db.QueryRowContext(ctx, s.d.q(exists), existsArgs...).Scan(&one)
+	err = s.db.QueryRowContext(ctx, s.d.q(c.exists), key).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("%s: %w", kind, storage.ErrNotFound)
+		return fmt.Errorf("%s: %w", c.kind, storage.ErrNotFound)
 	case err != nil:
-		return fail("reading a "+kind, err)
+		return fail("reading a "+c.kind, err)
 	}
-	return fmt.Errorf("%s: %w", kind, storage.ErrAlreadyUsed)
+	return fmt.Errorf("%s: %w", c.kind, storage.ErrAlreadyUsed)
 }
