@@ -192,7 +192,8 @@ func yamlError(err error, data []byte) error {
 
 // wrongType is yaml.v3's report of a value of the wrong kind, which names
 // the Go type ("cannot unmarshal !!str `abc` into []main.clientConfig").
-var wrongType = regexp.MustCompile("cannot unmarshal (!\\S*)(?: `(.*)`)? into (\\S+)")
+// A tag may hold any character but a newline ("!\t" is one).
+var wrongType = regexp.MustCompile("cannot unmarshal (!.*?)(?: `(.*)`)? into (\\S+)")
 
 // wrongTypeText says it in the operator's terms: "want a list, not a
 // string (abc)".
@@ -201,7 +202,7 @@ func wrongTypeText(s string) string {
 	got := map[string]string{"!!str": "a string", "!!seq": "a list", "!!map": "a mapping", "!!int": "a number", "!!float": "a number",
 		"!!bool": "true or false", "!!null": "null", "!!timestamp": "a timestamp", "!!binary": "binary data"}[m[1]]
 	if got == "" {
-		got = "a value tagged " + m[1]
+		got = "a value tagged " + strconv.Quote(m[1])
 	}
 	if m[2] != "" {
 		got += " (" + m[2] + ")"
