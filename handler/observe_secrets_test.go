@@ -173,7 +173,8 @@ func TestObservabilityHoldsNoSecret(t *testing.T) {
 	// The check above only means something if the spans were recorded.
 	for _, n := range []string{"tollgate.token", "tollgate.token.limit_ip", "tollgate.token.parse", "tollgate.token.authenticate",
 		"tollgate.token.limit_client", "tollgate.token.issue", "tollgate.token.policy", "tollgate.token.mint", "tollgate.token.sign",
-		"tollgate.token.respond", "tollgate.authorize", "tollgate.revoke", "tollgate.introspect", "tollgate.revocations",
+		"tollgate.token.respond", "tollgate.authorize", "tollgate.revoke", "tollgate.revoke.authenticate", "tollgate.introspect",
+		"tollgate.introspect.parse", "tollgate.revocations",
 		"tollgate.jwks", "tollgate.metadata", "tollgate.consent.revoke", "tollgate.store.get_client", "tollgate.store.create_code",
 		"tollgate.store.get_code", "tollgate.store.use_code", "tollgate.store.create_family", "tollgate.store.get_family",
 		"tollgate.store.advance_family", "tollgate.store.revoke_family", "tollgate.store.revoke_access_token",

@@ -53,23 +53,10 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) (answer
 	return a, nil
 }
 
-// clientRequest runs the steps the revocation and introspection endpoints
-// share with the token endpoint: POST, limit by IP, strict parsing, client
-// authentication (with its brute-force guard), and a token parameter.
+// clientRequest is the revocation and introspection endpoints' start: the
+// token endpoint's prelude, then a token parameter.
 func (s *Server) clientRequest(r *http.Request, w http.ResponseWriter, ep endpoint) (*storage.Client, *tokenrequest.Request, *oautherr.Error) {
-	if e := allowOnly(r, http.MethodPost); e != nil {
-		return nil, nil, e
-	}
-	ctx := r.Context()
-	ip := s.ips.Key(r)
-	if e := s.limitByIP(ctx, ip); e != nil {
-		return nil, nil, e
-	}
-	req, e := tokenrequest.ParseOther(w, r, s.cfg.MaxBodyBytes)
-	if e != nil {
-		return nil, nil, e
-	}
-	client, e := s.authenticate(ctx, r, ep, req, ip)
+	client, req, _, e := s.prelude(w, r, ep, tokenrequest.ParseOther, nil)
 	if e != nil {
 		return nil, nil, e
 	}

@@ -12,48 +12,36 @@ import (
 
 // The spans of the token request's steps (internal/provider adds policy,
 // mint and sign inside issue).
+// (prelude.go's steps have theirs: tollgate.token.limit_ip, .parse,
+// .authenticate.)
 const (
-	spanLimitIP      = "tollgate.token.limit_ip"
-	spanParse        = "tollgate.token.parse"
-	spanAuthenticate = "tollgate.token.authenticate"
-	spanLimitClient  = "tollgate.token.limit_client"
-	spanIssue        = "tollgate.token.issue"
-	spanRespond      = "tollgate.token.respond"
+	spanLimitClient = "tollgate.token.limit_client"
+	spanIssue       = "tollgate.token.issue"
+	spanRespond     = "tollgate.token.respond"
 )
+
+// knownGrant refuses a grant type the server does not serve, before
+// authentication, so an unknown grant never costs a secret check.
+func (s *Server) knownGrant(req *tokenrequest.Request) *oautherr.Error {
+	if !s.provider.SupportsGrant(req.GrantType) {
+		return oautherr.UnsupportedGrantType("grant_type %s is not supported", oautherr.Quote(req.GrantType))
+	}
+	return nil
+}
 
 // serveToken is the token endpoint, one step per line; each step that
 // reads or waits on something has its span.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) (a answer, _ error) {
-	if e := allowOnly(r, http.MethodPost); e != nil {
-		return a, e
+	client, req, _, e := s.prelude(w, r, epToken, tokenrequest.Parse, s.knownGrant)
+	if req != nil {
+		a.grant = req.GrantType
 	}
-	ctx := r.Context()
-	ip := s.ips.Key(r)
-	sctx, span := s.obs.step(ctx, spanLimitIP)
-	e := s.limitByIP(sctx, ip)
-	stepDone(span, e)
-	if e != nil {
-		return a, e
-	}
-	_, span = s.obs.step(ctx, spanParse)
-	req, e := tokenrequest.Parse(w, r, s.cfg.MaxBodyBytes)
-	stepDone(span, e)
-	if e != nil {
-		return a, e
-	}
-	a.grant = req.GrantType
-	// Before authentication, so an unknown grant never costs a secret check.
-	if !s.provider.SupportsGrant(req.GrantType) {
-		return a, oautherr.UnsupportedGrantType("grant_type %s is not supported", oautherr.Quote(req.GrantType))
-	}
-	sctx, span = s.obs.step(ctx, spanAuthenticate)
-	client, e := s.authenticate(sctx, r, epToken, req, ip)
-	stepDone(span, e)
 	if e != nil {
 		return a, e
 	}
 	a.client = client.ID
-	sctx, span = s.obs.step(ctx, spanLimitClient)
+	ctx := r.Context()
+	sctx, span := s.obs.step(ctx, spanLimitClient)
 	quota, e := s.limitByClient(sctx, client.ID)
 	stepDone(span, e)
 	if e != nil {
