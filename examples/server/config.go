@@ -152,7 +152,7 @@ func parseConfig(data []byte) (*fileConfig, error) {
 }
 
 var (
-	unknownField = regexp.MustCompile(`^line (\d+): field (.+) not found in type main\.\w+$`)
+	unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type main\.\w+$`) // an empty key ('':) has an empty name
 	atLine       = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
 

@@ -44,7 +44,14 @@ func unknownKey(line, path string) error {
 	if i := strings.LastIndex(path, "."); i >= 0 {
 		parent, name = path[:i], path[i+1:]
 	}
-	msg := "unknown field " + path
+	shown := path
+	if name == "" || strings.ContainsAny(name, " \t") {
+		shown = strconv.Quote(name) // an empty or spaced key, visible
+		if parent != "" {
+			shown = parent + "." + shown
+		}
+	}
+	msg := "unknown field " + shown
 	if s := suggestKey(name, knownKeys(parent)); s != "" {
 		msg += "; did you mean " + s + "?"
 	}
