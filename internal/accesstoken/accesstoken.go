@@ -7,7 +7,6 @@
 package accesstoken
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/tollgate-oauth/tollgate/internal/jsonappend"
 	"github.com/tollgate-oauth/tollgate/internal/keys"
 	"github.com/tollgate-oauth/tollgate/internal/scope"
 )
@@ -50,36 +50,11 @@ type Claims struct {
 	Extra       map[string]any // host claims; names must not be Reserved
 }
 
-// registered is the wire form of the claims tollgate owns. aud is a string
-// for one audience (the common case, as RFC 9068's examples have it) and an
-// array for several.
-type registered struct {
-	Issuer      string `json:"iss"`
-	Subject     string `json:"sub"`
-	SubjectType string `json:"sub_type,omitempty"`
-	Audience    any    `json:"aud"`
-	Expiry      int64  `json:"exp"`
-	IssuedAt    int64  `json:"iat"`
-	NotBefore   int64  `json:"nbf"`
-	ID          string `json:"jti"`
-	ClientID    string `json:"client_id"`
-	Scope       string `json:"scope"`
-	GrantID     string `json:"grant_id,omitempty"`
-}
-
 // MarshalJSON renders the registered claims first, then Extra.
 func (c *Claims) MarshalJSON() ([]byte, error) {
-	var aud any = c.Audience
-	if len(c.Audience) == 1 {
-		aud = c.Audience[0]
-	}
-	out, err := json.Marshal(registered{
-		Issuer: c.Issuer, Subject: c.Subject, SubjectType: c.SubjectType, Audience: aud,
-		Expiry: c.Expiry.Unix(), IssuedAt: c.IssuedAt.Unix(), NotBefore: c.IssuedAt.Unix(),
-		ID: c.ID, ClientID: c.ClientID, Scope: scope.Join(c.Scopes), GrantID: c.GrantID,
-	})
-	if err != nil || len(c.Extra) == 0 {
-		return out, err
+	out := c.appendRegistered(make([]byte, 0, 384))
+	if len(c.Extra) == 0 {
+		return out, nil
 	}
 	for name := range c.Extra {
 		if Reserved[name] {
@@ -93,12 +68,46 @@ func (c *Claims) MarshalJSON() ([]byte, error) {
 	if len(extra) <= 2 { // "{}"
 		return out, nil
 	}
-	var b bytes.Buffer
-	b.Grow(len(out) + len(extra))
-	b.Write(out[:len(out)-1])
-	b.WriteByte(',')
-	b.Write(extra[1:])
-	return b.Bytes(), nil
+	out = append(out[:len(out)-1], ',')
+	return append(out, extra[1:]...), nil
+}
+
+// appendRegistered appends the registered claims as the JSON object
+// json.Marshal writes for the struct the tests keep as its reference,
+// field for field and byte for byte (FuzzAppendRegistered holds it to that), without
+// reflection: every token request writes one.
+func (c *Claims) appendRegistered(b []byte) []byte {
+	b = append(b, `{"iss":`...)
+	b = jsonappend.String(b, c.Issuer)
+	b = append(b, `,"sub":`...)
+	b = jsonappend.String(b, c.Subject)
+	if c.SubjectType != "" {
+		b = append(b, `,"sub_type":`...)
+		b = jsonappend.String(b, c.SubjectType)
+	}
+	b = append(b, `,"aud":`...)
+	if len(c.Audience) == 1 {
+		b = jsonappend.String(b, c.Audience[0])
+	} else {
+		b = jsonappend.Strings(b, c.Audience)
+	}
+	b = append(b, `,"exp":`...)
+	b = jsonappend.Int(b, c.Expiry.Unix())
+	b = append(b, `,"iat":`...)
+	b = jsonappend.Int(b, c.IssuedAt.Unix())
+	b = append(b, `,"nbf":`...)
+	b = jsonappend.Int(b, c.IssuedAt.Unix())
+	b = append(b, `,"jti":`...)
+	b = jsonappend.String(b, c.ID)
+	b = append(b, `,"client_id":`...)
+	b = jsonappend.String(b, c.ClientID)
+	b = append(b, `,"scope":`...)
+	b = jsonappend.String(b, scope.Join(c.Scopes))
+	if c.GrantID != "" {
+		b = append(b, `,"grant_id":`...)
+		b = jsonappend.String(b, c.GrantID)
+	}
+	return append(b, '}')
 }
 
 // Mint signs the claims with key.
