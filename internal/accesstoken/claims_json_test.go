@@ -74,9 +74,7 @@ func FuzzAppendRegistered(f *testing.F) {
 			Scopes: strings.Fields(scopes), IssuedAt: time.Unix(unix/2, 0), Expiry: time.Unix(unix, 0),
 		}
 		// nAud picks nil, one, or several audiences: each is its own shape.
-		switch n := int(nAud % 4); n {
-		case 0:
-		default:
+		if n := int(nAud % 4); n > 0 {
 			c.Audience = strings.SplitN(aud, "\n", n)
 		}
 		if got, want := string(c.appendRegistered(nil)), marshalRegistered(t, &c); got != want {
